@@ -1,0 +1,65 @@
+"""The `haco` command: `haco <group> <command> key=value ...`.
+
+Each command is a config name in haco/conf plus a function taking the composed config.
+Functions are imported lazily, so `haco data list` never pays for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from haco.config import ConfigError, load_config
+
+# (group, command) -> (config name, "module:function"). Later issues add rows here.
+COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("hand", "show"): ("hand_show", "haco.hand.render:show_command"),
+    ("data", "list"): ("data_list", "haco.data.registry:list_command"),
+    ("bench", "labels"): ("bench_labels", "haco.bench.labels:bench_command"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: haco <command> [key=value ...]", "", "commands:"]
+    for words, (config, _) in COMMANDS.items():
+        lines.append(f"  haco {' '.join(words):<16} config: haco/conf/{config}.yaml")
+    lines.append("")
+    lines.append("Options: --cfg prints the composed config and exits.")
+    return "\n".join(lines)
+
+
+def split_command(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """Longest prefix of `argv` naming a command; the rest are overrides and flags."""
+    for size in (2, 1):
+        words = tuple(argv[:size])
+        if words in COMMANDS:
+            return words, argv[size:]
+    raise ConfigError(f"unknown command {' '.join(argv[:2])!r}\n\n{usage()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    try:
+        words, rest = split_command(argv)
+        show_cfg = "--cfg" in rest
+        overrides = [a for a in rest if a != "--cfg"]
+        config_name, target = COMMANDS[words]
+        cfg = load_config(config_name, overrides)
+    except ConfigError as err:
+        print(f"haco: {err}", file=sys.stderr)
+        return 2
+    if show_cfg:
+        from omegaconf import OmegaConf
+
+        print(OmegaConf.to_yaml(cfg))
+        return 0
+    module, function = target.split(":")
+    result = getattr(importlib.import_module(module), function)(cfg)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
