@@ -1,0 +1,1 @@
+"""Datasets: the registry of the paper's 14, synthetic twins, shards, sampling, loading."""
