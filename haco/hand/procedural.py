@@ -50,7 +50,7 @@ FINGERS = (
     FingerSpec("ring", (1, 1), {0: (6, 8), 2: (0, 4)}, (4.1, 2.6, 2.2), (4, 2, 3),
                (0.85, 0.68), ((0.09, 1, 0),) * 3),
     FingerSpec("thumb", (0, 0), {1: (1, 4), 2: (0, 2)}, (4.2, 3.1, 2.6), (2, 2, 3),
-               (1.05, 0.85), ((-0.72, 0.62, -0.31), (-0.55, 0.78, -0.30), (-0.42, 0.86, -0.28))),
+               (1.05, 0.85), ((-0.72, 0.62, -0.2), (-0.55, 0.78, -0.2), (-0.42, 0.86, -0.18))),
 )
 THUMB_CMC_DEPTH = 1.6  # cm the thumb's first joint sits inside the palm, behind its patch
 MCP_DEPTH = 1.0        # cm the knuckles sit below the palm's top face
