@@ -15,6 +15,8 @@ from haco.config import ConfigError, load_config
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("hand", "show"): ("hand_show", "haco.hand.render:show_command"),
     ("data", "list"): ("data_list", "haco.data.registry:list_command"),
+    ("data", "synth"): ("data_synth", "haco.data.synth:synth_command"),
+    ("data", "stats"): ("data_stats", "haco.data.stats:stats_command"),
     ("bench", "labels"): ("bench_labels", "haco.bench.labels:bench_command"),
 }
 

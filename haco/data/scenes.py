@@ -21,6 +21,7 @@ from haco.labels import contact_labels
 
 DEG = np.pi / 180
 FINGERS = tuple(CHAINS)  # index, middle, pinky, ring, thumb: the joint order of a pose
+MAX_SINK = 0.0015  # metres a placed body may interpenetrate the hand; fingers may squeeze more
 
 
 @dataclass
@@ -30,6 +31,10 @@ class Scene:
     contacts: np.ndarray        # (778,) bool, from haco.labels on the bodies' meshes
     scenario: str
     near_miss: bool             # built to come close without touching
+
+
+class PlacementError(RuntimeError):
+    """A sampled placement cannot be realised; the scene is drawn again."""
 
 
 class Poser:
@@ -100,6 +105,7 @@ def approach(body: Body, points: np.ndarray, direction, gap: float, max_steps=20
     close first backs off.
     """
     direction = np.asarray(direction, float) / np.linalg.norm(direction)
+    gap = max(gap, -MAX_SINK)  # a thin body cannot be sunk into deeper than it is thick
 
     def clearance(s):
         return body.sdf(points - s * direction).min() - gap
@@ -107,12 +113,16 @@ def approach(body: Body, points: np.ndarray, direction, gap: float, max_steps=20
     s = 0.0
     while clearance(s) < 0.02:  # start clear: back off along the direction
         s -= 0.05
+        if s < -1.0:
+            raise PlacementError(f"{body.name} cannot be backed off the hand")
     for _ in range(max_steps):
         step = clearance(s)
         if step < 1e-5:
-            break
-        s += max(step, 1e-5)
-    return body.moved(shift=s * direction)
+            return body.moved(shift=s * direction)
+        if step > 1.0:  # a metre clear: this direction leads away from the hand
+            raise PlacementError(f"{body.name} moves away from the hand along {direction}")
+        s += step
+    raise PlacementError(f"{body.name} did not reach the hand in {max_steps} steps")
 
 
 def _unit(v):
@@ -166,13 +176,16 @@ def power_grasp(poser: Poser, rng, gap: float) -> tuple[np.ndarray, np.ndarray, 
             "capsule": lambda: shapes.capsule(radius, rng.uniform(0.08, 0.14)),
             "bottle": lambda: shapes.bottle(rng),
             "ball": lambda: shapes.sphere(radius + 0.01)}[kind]()
-    across = shapes.tilt([0, 1, 0], 90) @ shapes.tilt([0, 0, 1], rng.uniform(-25, 25))
+    # Across the palm, often diagonally from the index base down to the hypothenar, as
+    # power grasps hold handles.
+    across = shapes.tilt([0, 1, 0], 90) @ shapes.tilt([0, 0, 1], rng.uniform(-10, 40))
     abd = np.zeros(15)
     abd[12] = rng.uniform(20, 40)
     # Open hand, thumb lifted out of the way, so the object meets the palm first.
     start = _jitter(rng, pose(thumb=(-15, -5, -10)), 4)
     open_hand = poser.vertices(start, abd)
-    palm_centre = open_hand[poser.palm_vertices].mean(axis=0) + [0, rng.uniform(-0.02, 0.015), 0]
+    toward_hypothenar = [rng.uniform(0.0, 0.015), rng.uniform(-0.025, 0.01), 0]
+    palm_centre = open_hand[poser.palm_vertices].mean(axis=0) + toward_hypothenar
     body = body.moved(across, palm_centre + [0, 0, -0.12])
     body = approach(body, open_hand, [0, 0, 1], gap)
     end = pose(index=(90, 110, 80), middle=(90, 110, 80), ring=(90, 110, 80),
@@ -220,7 +233,7 @@ def lateral_grasp(poser, rng, gap):
     v = poser.vertices(pose(**flex_fingers), abd)
     index_side = v[poser.finger_vertices[0]]
     target = index_side[index_side[:, 0].argmin()]  # the radial side of the index
-    card = shapes.box([0.05, 0.003, 0.03], "card").moved(shapes.tilt([0, 0, 1], 90))
+    card = shapes.box([0.05, 0.005, 0.03], "card").moved(shapes.tilt([0, 0, 1], 90))
     card = card.moved(shift=target + [-0.06, 0, 0])
     card = approach(card, index_side, [1, 0, 0], gap)
     start = pose(thumb=(-20, 0, 0), **flex_fingers)
@@ -382,8 +395,8 @@ SCENARIOS: dict[str, Scenario] = {
     "fingertips_resting": lambda p, r, g: fingertips_resting(
         p, r, g, _as("scene", "table", _scene_plane(r, "t"))),
     # HB
-    "pat": lambda p, r, g: flat_press(p, r, g, _as("body", "torso", shapes.capsule(
-        r.uniform(0.12, 0.16), 0.4).moved(shapes.tilt([0, 1, 0], 90))), 8),
+    "pat": lambda p, r, g: flat_press(p, r, g, _as("body", "back", shapes.capsule(
+        r.uniform(0.18, 0.3), 0.4).moved(shapes.tilt([0, 1, 0], 90))), 5),
     "hug": lambda p, r, g: wrap(p, r, g, arm(r)),
     "chin_touch": lambda p, r, g: touch_body_with_fingers(p, r, g, face(r)),
     "body_poke": lambda p, r, g: poke(p, r, g, face(r) if r.random() < 0.5 else _as(
@@ -410,8 +423,14 @@ def make_scene(hand: Hand, scenario: str, rng: np.random.Generator, threshold: f
     `threshold`, checked on the meshes, so it is a guaranteed fully non-contact sample."""
     if scenario not in SCENARIOS:
         raise KeyError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
-    poser = Poser(hand, rng.uniform(*scale))
-    flex, abd, bodies = SCENARIOS[scenario](poser, rng, rng.uniform(*gap))
+    for attempt in range(8):  # redraws continue the same random stream: deterministic
+        poser = Poser(hand, rng.uniform(*scale))
+        try:
+            flex, abd, bodies = SCENARIOS[scenario](poser, rng, rng.uniform(*gap))
+            break
+        except PlacementError:
+            if attempt == 7:
+                raise
     v = poser.vertices(flex, abd)
     if near_miss:
         bodies = [_move_clear(b, v, threshold, rng) for b in bodies]

@@ -1,0 +1,234 @@
+"""`haco data synth`: render the synthetic twins into shards, in parallel, resumably.
+
+Layout: <data root>/synth/<key>/<synth:Name>/<split>/shard-NNNNN/, where <key> hashes
+everything that changes a sample (generator version, image size, sizes, seed, twin
+profiles). A finished shard is never rewritten, so a second run costs seconds and an
+interrupted one resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from haco.data import shards
+from haco.data.registry import DATASETS
+from haco.data.twins import TWINS, Calibration, TwinProfile, calibrate, get_twin, sample_rng
+from haco.paths import data_root
+
+GENERATOR_VERSION = 4  # bump when scenes, rendering or twins change what a sample is
+SKIN_TONES = np.array([[0.95, 0.80, 0.69], [0.88, 0.69, 0.56], [0.76, 0.57, 0.45],
+                       [0.55, 0.38, 0.28], [0.40, 0.27, 0.20]])
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One shard of one split of one twin: the unit of work, atomic write and resume."""
+
+    twin: str
+    split: str
+    shard: int
+    start: int
+    stop: int
+
+
+def selected_twins(cfg) -> list[TwinProfile]:
+    names = cfg.data.twins
+    if names == "all":
+        return list(TWINS.values())
+    return [get_twin(str(n)) for n in names]
+
+
+def split_sizes(cfg, twin: TwinProfile) -> dict[str, int]:
+    """Twin sizes scale with the square root of the real training set (after its stride),
+    so the big video datasets stay big without drowning the small ones."""
+    d = cfg.data
+    info = DATASETS[twin.dataset]
+    train = round(d.twin_scale * math.sqrt(info.images / info.train_stride))
+    sizes = {"train": int(np.clip(train, d.twin_min, d.twin_max))}
+    if info.is_test_set:
+        sizes["test"] = int(d.test_size)
+    return sizes
+
+
+def cache_key(cfg, twins: list[TwinProfile]) -> str:
+    recipe = {
+        "version": GENERATOR_VERSION, "seed": int(cfg.seed), "image_size": int(cfg.data.image_size),
+        "twins": {t.name: [t.as_dict(), split_sizes(cfg, t)] for t in twins},
+        "mano": cfg.hand.mano_path,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def synth_dir(cfg, twins: list[TwinProfile] | None = None) -> Path:
+    # The key covers all twins so that every twin of a profile lives in one directory,
+    # whichever subset a command asks for.
+    return data_root(cfg.data.root) / "synth" / cache_key(cfg, list(TWINS.values()))
+
+
+def split_dir(cfg, twin_name: str, split: str) -> Path:
+    return synth_dir(cfg) / twin_name / split
+
+
+# --------------------------------------------------------------------------- one sample
+
+
+MIN_VISIBLE = 0.5  # share of the hand's own pixels that other entities may not hide
+VIEW_TRIES = 8
+
+
+def _visible_share(entities, camera) -> float:
+    """Hand pixels in the scene / hand pixels with the hand alone, on a small z-buffer."""
+    from dataclasses import replace
+
+    from haco.data.render import depth_and_ids
+
+    small = replace(camera, size=32, focal=camera.focal * 32 / camera.size)
+    alone = (depth_and_ids(entities[:1], small)[1] == 0).sum()
+    seen = (depth_and_ids(entities, small)[1] == 0).sum()
+    return seen / max(alone, 1)
+
+
+def render_view(scene, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A hand-centred crop from a random direction: skin-coloured hand, textured bodies.
+
+    Views where the bodies hide most of the hand (a camera under the table) are drawn
+    again: contact must be inferable from the pixels.
+    """
+    from haco.data.render import TEXTURES, Entity, hand_centred_camera, render
+    from haco.hand import load_hand
+
+    skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1)
+    entities = [Entity(scene.hand_vertices, load_hand().faces, tuple(np.clip(skin, 0, 1)),
+                       is_hand=True)]
+    for body in scene.bodies:
+        entities.append(Entity(body.vertices, body.faces, tuple(rng.uniform(0.1, 0.95, 3)),
+                               texture=TEXTURES[rng.integers(len(TEXTURES))],
+                               texture_scale=rng.uniform(0.01, 0.05)))
+    for _ in range(VIEW_TRIES):
+        view = rng.normal(size=3)
+        view /= np.linalg.norm(view)
+        up = np.cross(view, rng.normal(size=3))  # any direction across the view
+        camera = hand_centred_camera(scene.hand_vertices, view, size,
+                                     fill=rng.uniform(0.7, 0.9), up=up)
+        if _visible_share(entities, camera) >= MIN_VISIBLE:
+            break
+    return render(entities, camera, rng)
+
+
+def generate_sample(twin: TwinProfile, split: str, index: int, seed: int, image_size: int,
+                    non_contact_share: float):
+    """(image, contacts, vertices, scenario) of one sample; deterministic in its arguments."""
+    from haco.data.scenes import make_scene
+    from haco.hand import load_hand
+
+    rng = sample_rng(twin, split, index, seed)
+    scenario = twin.scenario_for(index, split)
+    near_miss = twin.is_near_miss(index, split, non_contact_share)
+    scene = make_scene(load_hand(), scenario, rng, twin.threshold, near_miss=near_miss,
+                       gap=twin.gap)
+    image = render_view(scene, rng, image_size)
+    return image, scene.contacts, scene.hand_vertices.astype(np.float32), scenario
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _calibrate(twin_name: str, train_size: int, seed: int) -> tuple[str, dict]:
+    from haco.hand import load_hand
+
+    return twin_name, asdict(calibrate(get_twin(twin_name), load_hand(), train_size, seed=seed))
+
+
+def _write_unit(unit: Unit, root: str, seed: int, image_size: int, share: float) -> int:
+    twin = get_twin(unit.twin)
+    samples = [generate_sample(twin, unit.split, i, seed, image_size, share)
+               for i in range(unit.start, unit.stop)]
+    images, contacts, vertices, scenarios = zip(*samples)
+    meta = {"dataset": twin.name, "split": unit.split, "group": twin.group,
+            "ids": [f"{twin.name}/{unit.split}/{i:06d}-{s}" for i, s in
+                    zip(range(unit.start, unit.stop), scenarios)]}
+    shards.write_shard(Path(root) / unit.twin / unit.split, unit.shard, np.stack(images),
+                       np.stack(contacts), np.stack(vertices), meta)
+    return unit.stop - unit.start
+
+
+def plan(cfg, twins: list[TwinProfile]) -> list[Unit]:
+    units = []
+    size = int(cfg.data.shard_size)
+    for twin in twins:
+        for split, n in split_sizes(cfg, twin).items():
+            for k, start in enumerate(range(0, n, size)):
+                units.append(Unit(twin.name, split, k, start, min(start + size, n)))
+    return units
+
+
+def load_calibrations(cfg, root: Path, twins, pool) -> dict[str, Calibration]:
+    """Per-twin calibration, cached in <root>/<twin>/calibration.json."""
+    seed = int(cfg.seed)
+    found, missing = {}, []
+    for twin in twins:
+        path = root / twin.name / "calibration.json"
+        if path.is_file():
+            found[twin.name] = Calibration(**json.loads(path.read_text()))
+        else:
+            missing.append(twin.name)
+    sizes = [split_sizes(cfg, get_twin(name))["train"] for name in missing]
+    for name, result in pool.map(_calibrate, missing, sizes, [seed] * len(missing)):
+        path = root / name / "calibration.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(result, indent=1))
+        partial.replace(path)
+        found[name] = Calibration(**result)
+    return found
+
+
+def synthesize(cfg, progress: bool = True) -> Path:
+    """Generate every missing shard of the selected twins; return the synth directory."""
+    from tqdm import tqdm
+
+    twins = selected_twins(cfg)
+    root = synth_dir(cfg)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "recipe.json").write_text(json.dumps(
+        {"profile": cfg.profile, "image_size": cfg.data.image_size, "seed": cfg.seed,
+         "version": GENERATOR_VERSION}, indent=1))
+    units = plan(cfg, twins)
+    todo = [u for u in units
+            if u.shard not in shards.completed_shards(root / u.twin / u.split)]
+    for twin in twins:
+        for split in split_sizes(cfg, twin):
+            shards.clean_partials(root / twin.name / split)
+    workers = int(cfg.data.workers or os.cpu_count() or 1)
+    total = sum(u.stop - u.start for u in units)
+    remaining = sum(u.stop - u.start for u in todo)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        calibrations = load_calibrations(cfg, root, twins, pool)
+        bar = tqdm(total=total, initial=total - remaining, unit="img", disable=not progress,
+                   desc=f"synth {cfg.profile} ({workers} workers)")
+        futures = [pool.submit(_write_unit, u, str(root), int(cfg.seed), int(cfg.data.image_size),
+                               calibrations[u.twin].non_contact_share) for u in todo]
+        for future in as_completed(futures):
+            bar.update(future.result())
+        bar.close()
+    for twin in twins:
+        for split in split_sizes(cfg, twin):
+            shards.ensure_stats(root / twin.name / split)
+    return root
+
+
+def synth_command(cfg) -> int:
+    import time
+
+    started = time.perf_counter()
+    root = synthesize(cfg)
+    print(f"twins ready in {root} ({time.perf_counter() - started:.1f} s)")
+    return 0
