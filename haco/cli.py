@@ -17,7 +17,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("data", "list"): ("data_list", "haco.data.registry:list_command"),
     ("data", "synth"): ("data_synth", "haco.data.synth:synth_command"),
     ("data", "stats"): ("data_stats", "haco.data.stats:stats_command"),
+    ("data", "import"): ("data_import", "haco.data.importer:import_command"),
     ("bench", "labels"): ("bench_labels", "haco.bench.labels:bench_command"),
+    ("bench", "synth"): ("bench_synth", "haco.bench.synth:bench_command"),
+    ("bench", "loader"): ("bench_loader", "haco.bench.loader:bench_command"),
 }
 
 
