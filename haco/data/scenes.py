@@ -148,20 +148,6 @@ def _jitter(rng, flex, spread=8.0):
 # --------------------------------------------------------------------------- HO
 
 
-def _hand_object(rng) -> Body:
-    maker = rng.choice(["ball", "box", "can", "capsule", "hull", "mug", "pen", "bottle", "knife"])
-    if maker == "ball":
-        return shapes.sphere(rng.uniform(0.015, 0.045))
-    if maker == "box":
-        return shapes.box(rng.uniform([0.02, 0.02, 0.02], [0.09, 0.07, 0.06]))
-    if maker == "can":
-        return shapes.cylinder(rng.uniform(0.02, 0.04), rng.uniform(0.06, 0.16))
-    if maker == "capsule":
-        return shapes.capsule(rng.uniform(0.012, 0.035), rng.uniform(0.04, 0.12))
-    return {"hull": shapes.random_hull, "mug": shapes.mug, "pen": shapes.pen,
-            "bottle": shapes.bottle, "knife": shapes.knife}[maker](rng)
-
-
 def _random_turn(rng, degrees=180.0):
     from scipy.spatial.transform import Rotation
 
@@ -171,11 +157,15 @@ def _random_turn(rng, degrees=180.0):
 def power_grasp(poser: Poser, rng, gap: float) -> tuple[np.ndarray, np.ndarray, list[Body]]:
     """Palm on the object, every finger wrapped around it (ObMan, MOW, DexYCB)."""
     radius = rng.uniform(0.018, 0.042)
-    kind = rng.choice(["can", "capsule", "bottle", "ball"])
+    kind = rng.choice(["can", "capsule", "bottle", "ball", "mug", "knife", "rock"])
     body = {"can": lambda: shapes.cylinder(radius, rng.uniform(0.1, 0.18)),
             "capsule": lambda: shapes.capsule(radius, rng.uniform(0.08, 0.14)),
             "bottle": lambda: shapes.bottle(rng),
-            "ball": lambda: shapes.sphere(radius + 0.01)}[kind]()
+            "ball": lambda: shapes.sphere(radius + 0.01),
+            "mug": lambda: shapes.mug(rng),  # held round its body, handle sticking out
+            "knife": lambda: shapes.knife(rng).moved(shapes.tilt([0, 1, 0], 90)),  # by the grip
+            "rock": lambda: shapes.convex_hull(rng.normal(size=(24, 3)) * 0.03, "rock"),
+            }[kind]()
     # Across the palm, often diagonally from the index base down to the hypothenar, as
     # power grasps hold handles.
     across = shapes.tilt([0, 1, 0], 90) @ shapes.tilt([0, 0, 1], rng.uniform(-10, 40))
@@ -253,8 +243,9 @@ def poke(poser, rng, gap, body: Body | None = None, fingers=("index",)):
     tip = v[poser.hand.tip_vertices[1]]
     pointing = _unit(tip - v[poser.finger_vertices[0]].mean(axis=0))
     if body is None:
-        body = (shapes.box(rng.uniform([0.08, 0.08, 0.03], [0.2, 0.2, 0.08]))
-                if rng.random() < 0.5 else shapes.sphere(rng.uniform(0.04, 0.1)))
+        body = [lambda: shapes.box(rng.uniform([0.08, 0.08, 0.03], [0.2, 0.2, 0.08])),
+                lambda: shapes.sphere(rng.uniform(0.04, 0.1)),
+                lambda: shapes.random_hull(rng)][rng.integers(3)]()
     body = body.moved(_random_turn(rng, 40), tip + pointing * 0.3)
     return flex, abd, [approach(body, v, -pointing, gap)]
 

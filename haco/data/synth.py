@@ -23,7 +23,7 @@ from haco.data.registry import DATASETS
 from haco.data.twins import TWINS, Calibration, TwinProfile, calibrate, get_twin, sample_rng
 from haco.paths import data_root
 
-GENERATOR_VERSION = 4  # bump when scenes, rendering or twins change what a sample is
+GENERATOR_VERSION = 5  # bump when scenes, rendering or twins change what a sample is
 SKIN_TONES = np.array([[0.95, 0.80, 0.69], [0.88, 0.69, 0.56], [0.76, 0.57, 0.45],
                        [0.55, 0.38, 0.28], [0.40, 0.27, 0.20]])
 
