@@ -318,8 +318,9 @@ def palms_together(poser, rng, gap, offset_x=0.0):
 # --------------------------------------------------------------------------- HS and HB
 
 
-def _scene_plane(rng, name):
-    return shapes.box([1.2, 1.2, 0.05], name)
+def _scene_plane(name):
+    """A ground, wall or table top: large enough to fill any view behind the hand."""
+    return _as("scene", name, shapes.box([1.2, 1.2, 0.05], name))
 
 
 def fingertips_resting(poser, rng, gap, body: Body):
@@ -381,10 +382,10 @@ SCENARIOS: dict[str, Scenario] = {
     "clasped": palms_together,
     "interlaced": lambda p, r, g: palms_together(p, r, g, offset_x=0.011),
     # HS
-    "palm_pressed": lambda p, r, g: flat_press(p, r, g, _as("scene", "ground", _scene_plane(r, "g"))),
-    "leaning": lambda p, r, g: flat_press(p, r, g, _as("scene", "wall", _scene_plane(r, "w")), 20),
+    "palm_pressed": lambda p, r, g: flat_press(p, r, g, _scene_plane("ground")),
+    "leaning": lambda p, r, g: flat_press(p, r, g, _scene_plane("wall"), 20),
     "fingertips_resting": lambda p, r, g: fingertips_resting(
-        p, r, g, _as("scene", "table", _scene_plane(r, "t"))),
+        p, r, g, _scene_plane("table")),
     # HB
     "pat": lambda p, r, g: flat_press(p, r, g, _as("body", "back", shapes.capsule(
         r.uniform(0.18, 0.3), 0.4).moved(shapes.tilt([0, 1, 0], 90))), 5),

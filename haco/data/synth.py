@@ -67,7 +67,7 @@ def cache_key(cfg, twins: list[TwinProfile]) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def synth_dir(cfg, twins: list[TwinProfile] | None = None) -> Path:
+def synth_dir(cfg) -> Path:
     # The key covers all twins so that every twin of a profile lives in one directory,
     # whichever subset a command asks for.
     return data_root(cfg.data.root) / "synth" / cache_key(cfg, list(TWINS.values()))
