@@ -62,6 +62,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from haco.atomic import write_json
 from haco.data.registry import SYNTH_PREFIX, DatasetInfo, get_dataset
 from haco.data.shards import ensure_stats, write_shard
 from haco.hand import load_hand
@@ -485,7 +486,7 @@ def run_import(request: ImportRequest, records: list[Path]) -> tuple[Tally, dict
             ensure_stats(staging)  # computed before the swap: the split arrives complete
             swap_into_place(staging, request.split_dir)
         report = make_report(request, tally, passed)
-        write_json_atomic(request.report_path, report)
+        write_json(request.report_path, report)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # a failed import; gone after a swap
     return tally, report
@@ -571,16 +572,6 @@ def _notes(tally: Tally, passed: bool) -> list[str]:
         notes.append("nothing was imported: a previous import of this split, if any, is "
                      "unchanged")
     return notes
-
-
-def write_json_atomic(path: Path, content: dict) -> None:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(content, indent=2) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _failure_message(request: ImportRequest, tally: Tally) -> str:

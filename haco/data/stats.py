@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from haco.atomic import save_figure, write_json
 from haco.data import shards
 from haco.data.synth import selected_twins, split_dir, synth_dir
 from haco.paths import data_root
@@ -70,12 +71,6 @@ def print_table(rows: list[dict]) -> None:
           "than the target asks for")
 
 
-def _write_json(path: Path, payload) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(payload, indent=1))
-    partial.replace(path)
-
-
 def ratio_figure(rows: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -93,10 +88,8 @@ def ratio_figure(rows: list[dict], out: Path) -> None:
     ax.set_title("Class imbalance of the synthetic twins (cf. paper Figure 1 / A1)")
     ax.legend()
     fig.tight_layout()
-    partial = out.with_name(f".{out.name}.partial")
-    fig.savefig(partial, format="png", dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
-    partial.replace(out)
 
 
 def heatmap_figure(rows: list[dict], hand, out: Path) -> None:
@@ -121,10 +114,8 @@ def heatmap_figure(rows: list[dict], hand, out: Path) -> None:
                          fontsize=8)
     fig.suptitle("Mean contact per vertex (normalised per twin; cf. paper Figures A2, A3)")
     fig.tight_layout()
-    partial = out.with_name(f".{out.name}.partial")
-    fig.savefig(partial, format="png", dpi=90)
+    save_figure(fig, out, dpi=90)
     plt.close(fig)
-    partial.replace(out)
 
 
 def stats_command(cfg) -> int:
@@ -136,7 +127,7 @@ def stats_command(cfg) -> int:
     rows = twin_stats(cfg)
     print_table(rows)
     root = data_root(cfg.data.root)
-    _write_json(root / "stats.json", {"profile": cfg.profile, "twins": rows})
+    write_json(root / "stats.json", {"profile": cfg.profile, "twins": rows})
     figures = root / "figures"
     figures.mkdir(exist_ok=True)
     ratio_figure(rows, figures / "ratios.png")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from haco.atomic import write_json
 from haco.data import shards
 from haco.data.registry import DATASETS
 from haco.data.twins import TWINS, Calibration, TwinProfile, calibrate, get_twin, sample_rng
@@ -182,11 +183,7 @@ def load_calibrations(cfg, root: Path, twins, pool) -> dict[str, Calibration]:
             missing.append(twin.name)
     sizes = [split_sizes(cfg, get_twin(name))["train"] for name in missing]
     for name, result in pool.map(_calibrate, missing, sizes, [seed] * len(missing)):
-        path = root / name / "calibration.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(result, indent=1))
-        partial.replace(path)
+        write_json(root / name / "calibration.json", result)
         found[name] = Calibration(**result)
     return found
 
@@ -198,9 +195,8 @@ def synthesize(cfg, progress: bool = True) -> Path:
     twins = selected_twins(cfg)
     root = synth_dir(cfg)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "recipe.json").write_text(json.dumps(
-        {"profile": cfg.profile, "image_size": cfg.data.image_size, "seed": cfg.seed,
-         "version": GENERATOR_VERSION}, indent=1))
+    write_json(root / "recipe.json", {"profile": cfg.profile, "image_size": cfg.data.image_size,
+                                      "seed": cfg.seed, "version": GENERATOR_VERSION})
     units = plan(cfg, twins)
     todo = [u for u in units
             if u.shard not in shards.completed_shards(root / u.twin / u.split)]

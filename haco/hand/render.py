@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from haco import atomic
+
 REGION_COLOURS = {
     "thumb_tip": "#e41a1c", "index_tip": "#ff7f00", "middle_tip": "#ffd92f",
     "ring_tip": "#a65628", "pinky_tip": "#f781bf", "finger_pads": "#4daf4a",
@@ -73,12 +75,8 @@ def save_figure(hand, face_rgb, out: str | Path, title: str, legend: dict | None
         handles = [Patch(color=c, label=n) for n, c in legend.items()]
         fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.suptitle(title)
-    out = Path(out).expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    fig.savefig(partial, dpi=130, format=out.suffix.lstrip(".") or "png")
+    out = atomic.save_figure(fig, Path(out).expanduser().resolve(), dpi=130)
     plt.close(fig)
-    partial.replace(out)
     return out
 
 

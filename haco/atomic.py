@@ -1,0 +1,41 @@
+"""Atomic file writes: write a hidden temp sibling, then rename over the target.
+
+A killed process leaves the previous file (or none), never half a file. The temp name
+carries the pid so concurrent writers never share one, and it is removed on failure.
+Directory-level atomicity (shards, imported splits) lives with those formats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_with(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call `write(temp_path)`, then move the result to `path` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_with(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: str | os.PathLike, content) -> Path:
+    return write_text(path, json.dumps(content, indent=2) + "\n")
+
+
+def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
+    """`fig.savefig` atomically; the format comes from the target's suffix."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    return write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
