@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.spatial import cKDTree
 
+from haco.hand.model import NUM_VERTICES
+
 if TYPE_CHECKING:
     import trimesh
 
 # Number of vertices of the MANO hand mesh; every label vector has this length.
-NUM_HAND_VERTICES = 778
+NUM_HAND_VERTICES = NUM_VERTICES
 
 # Marks datasets whose contact labels ship with the data instead of being computed here.
 PROVIDED = "provided"

@@ -22,10 +22,9 @@ import traceback
 import torch
 from omegaconf import OmegaConf
 
-from haco.data import shards
 from haco.data.augment import augment
 from haco.data.loader import build_loader
-from haco.data.synth import plan, selected_twins, split_dir, synthesize
+from haco.data.synth import selected_twins, synthesize
 
 TARGET_RATIO = 3.0
 WARMUP_BATCHES = 3
@@ -33,14 +32,10 @@ STAND_IN = "resnet18"  # timm name of the stand-in backbone
 
 
 def ensure_twins(cfg) -> list[str]:
-    """Names of the selected twins, generating whatever shard is missing first."""
-    twins = selected_twins(cfg)
-    missing = [u for u in plan(cfg, twins)
-               if u.shard not in shards.completed_shards(split_dir(cfg, u.twin, u.split))]
-    if missing:
-        print(f"generating {len(missing)} missing shards of the {cfg.profile} twins first")
-        synthesize(cfg)
-    return [t.name for t in twins]
+    """Names of the selected twins, generating whatever shard is missing first
+    (`synthesize` skips finished shards itself: a second of work when all exist)."""
+    synthesize(cfg)
+    return [t.name for t in selected_twins(cfg)]
 
 
 def batches(loader, count: int, epoch: int = 0):
