@@ -39,3 +39,13 @@ def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
     """`fig.savefig` atomically; the format comes from the target's suffix."""
     fmt = Path(path).suffix.lstrip(".") or "png"
     return write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))
+
+
+def write_npz(path: str | os.PathLike, arrays: dict) -> Path:
+    """`numpy.savez` of {name: array} atomically (names may hold any characters)."""
+    import numpy as np
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # a handle: savez would append .npz to a path
+            np.savez(handle, **arrays)
+    return write_with(path, save)

@@ -49,6 +49,14 @@ def split_command(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
     raise ConfigError(f"unknown command {' '.join(argv[:2])!r}\n\n{usage()}")
 
 
+def parse_flags(args: list[str]) -> tuple[bool, list[str]]:
+    """(whether --cfg was given, the key=value overrides). Hydra spells the flag
+    `--cfg job`; the word after it is accepted and ignored."""
+    overrides = [a for i, a in enumerate(args) if a != "--cfg"
+                 and not (a in ("job", "all") and i and args[i - 1] == "--cfg")]
+    return "--cfg" in args, overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -56,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         words, rest = split_command(argv)
-        show_cfg = "--cfg" in rest
-        # Hydra spells it `--cfg job`; the word after the flag is accepted and ignored.
-        overrides = [a for i, a in enumerate(rest) if a != "--cfg"
-                     and not (a in ("job", "all") and i and rest[i - 1] == "--cfg")]
+        show_cfg, overrides = parse_flags(rest)
         config_name, target = COMMANDS[words]
         cfg = load_config(config_name, overrides)
     except ConfigError as err:

@@ -229,6 +229,8 @@ class ContactMeter:
     def reset(self) -> None:
         self._by_threshold = [_PRFMean() for _ in self.thresholds]
         self._by_region = {name: _PRFMean() for name in self.regions}
+        self._prob_sum: torch.Tensor | None = None  # per-vertex sum of probabilities
+        self._samples = 0
 
     @torch.no_grad()
     def update(self, probs, labels) -> None:
@@ -239,6 +241,9 @@ class ContactMeter:
                                                         torch.tensor(self.thresholds))
         for i, mean in enumerate(self._by_threshold):
             mean.add(precision[i], recall[i], f1[i], counted)
+        batch_sum = probs.double().sum(0)
+        self._prob_sum = batch_sum if self._prob_sum is None else self._prob_sum + batch_sum
+        self._samples += len(probs)
         for name, idx in self.regions.items():
             self._by_region[name].add(*per_sample_prf(probs[:, idx], labels[:, idx],
                                                       self.thresholds[0]))
@@ -250,6 +255,13 @@ class ContactMeter:
         for name, mean in self._by_region.items():
             out.update({f"{name}/{k}": v for k, v in mean.result().items()})
         return out
+
+    def mean_probs(self) -> np.ndarray:
+        """The mean predicted contact probability of every vertex over all samples seen
+        (the prediction heatmap on the hand), or an empty array before any update."""
+        if self._prob_sum is None:
+            return np.zeros(0)
+        return (self._prob_sum / self._samples).numpy()
 
     def sweep(self) -> list[dict]:
         """[{threshold, precision, recall, f1}] for every threshold, in the given order."""

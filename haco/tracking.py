@@ -115,11 +115,18 @@ def log_history(mlflow_client, run_id: str, history: Iterable[Mapping[str, float
 
 
 def log_params(mlflow_client, run_id: str, cfg) -> None:
+    """The flattened config as params (those the run already has are left alone: MLflow
+    refuses to change a param, and a resumed run logs its config again)."""
+    log_dict_params(mlflow_client, run_id, flatten(cfg))
+
+
+def log_dict_params(mlflow_client, run_id: str, params: Mapping[str, str]) -> None:
     from mlflow.entities import Param
 
-    params = [Param(k, v) for k, v in flatten(cfg).items()]
-    for start in range(0, len(params), 100):  # MLflow's limit on params per request
-        mlflow_client.log_batch(run_id, params=params[start:start + 100])
+    logged = mlflow_client.get_run(run_id).data.params
+    batch = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items() if k not in logged]
+    for start in range(0, len(batch), 100):  # MLflow's limit on params per request
+        mlflow_client.log_batch(run_id, params=batch[start:start + 100])
 
 
 def finished_run(mlflow_client, experiment: str, cfg) -> str | None:

@@ -12,18 +12,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from haco.data.registry import DATASETS, SYNTH_PREFIX, get_dataset
+from haco.data.registry import DATASETS, GROUPS, SYNTH_PREFIX, datasets_in_groups, get_dataset
 from haco.data.shards import SplitReader, ensure_stats
 
 SOURCES = ("synthetic", "real")
 
 
 def dataset_names(cfg, key: str) -> list[str]:
-    """The paper names `data.<key>` selects (`all`: the 14 datasets, or a list)."""
+    """The paper names `data.<key>` selects: `all` (the 14 datasets), or a list of dataset
+    names and interaction groups (`[HS, HO]`: the hand-scene and hand-object datasets)."""
     value = cfg.data[key]
     if value == "all":
         return list(DATASETS) if key != "val" else dataset_names(cfg, "train")
-    names = [get_dataset(str(n)).name for n in value]  # raises on a typo, listing names
+    names: list[str] = []
+    for entry in map(str, value):
+        expanded = (datasets_in_groups([entry]) if entry in GROUPS
+                    else [get_dataset(entry).name])  # raises on a typo, listing names
+        names += [n for n in expanded if n not in names]
     return names
 
 

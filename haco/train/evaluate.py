@@ -30,9 +30,10 @@ def evaluate(model, loader, device: torch.device, threshold: float, regions=None
 
 
 def test_metrics(model, cfg, device: torch.device, threshold: float,
-                 autocast=contextlib.nullcontext) -> dict[str, float]:
+                 autocast=contextlib.nullcontext, heatmaps: dict | None = None) -> dict[str, float]:
     """`test/<dataset>/{precision,recall,f1,count}` and per-region `test/<dataset>/<region>/*`
-    on every set of `data.test` (names without the `synth:` prefix, as in the paper)."""
+    on every set of `data.test` (names without the `synth:` prefix, as in the paper).
+    A `heatmaps` dict receives each test set's mean predicted contact per vertex."""
     from haco.data.loader import build_loader, specs_for
     from haco.hand import load_hand
     from haco.train.data import dataset_names, split_dirs
@@ -41,7 +42,9 @@ def test_metrics(model, cfg, device: torch.device, threshold: float,
     out = {}
     for name in split_dirs(cfg, dataset_names(cfg, "test"), "test"):
         loader, _ = build_loader(cfg, specs_for(cfg, [name], "test"), "test", train=False)
-        metrics, _ = evaluate(model, loader, device, threshold, regions, autocast=autocast)
+        metrics, meter = evaluate(model, loader, device, threshold, regions, autocast=autocast)
         paper_name = name.split(":")[-1]
+        if heatmaps is not None:
+            heatmaps[paper_name] = meter.mean_probs()
         out.update({f"test/{paper_name}/{k}": v for k, v in metrics.items()})
     return out

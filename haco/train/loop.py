@@ -65,13 +65,18 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"model.init must be one of {INIT_KINDS}, got {cfg.model.init!r}")
     if cfg.model.init == "mean" and not cfg.model.init_dataset:
         raise ConfigError("model.init=mean needs model.init_dataset, e.g. model.init_dataset=MOW")
+    for key in ("model.pretrained", "hand.mano_path"):
+        path = OmegaConf.select(cfg, key)
+        if path and not Path(path).expanduser().is_file():
+            raise ConfigError(f"{key}={path}: no such file; give the local path of the file "
+                              f"or set {key}=null")
     try:
         interactive(cfg.train.progress)
         for key in ("train", "val", "test"):
             for name in trial_data.dataset_names(cfg, key):
                 trial_data.source_name(cfg, name)
-        with torch.device("meta"):
-            model_from_config(cfg)
+        with torch.device("meta"):  # shapes only; the weights file is read by the trial
+            model_from_config(OmegaConf.merge(cfg, {"model": {"pretrained": None}}))
             hand = load_hand(cfg.hand.mano_path)
             dummy = {lv: np.ones((2, lv)) for lv in cfg.loss.levels}
             build_objective(cfg.loss, dummy, np.zeros(778), hand.regressors,
@@ -297,16 +302,18 @@ def run(cfg: DictConfig, on_step: Callable[[dict], None] | None = None,
             print(epoch_line(epoch, trial.epochs, record), flush=True)
             if on_epoch:
                 on_epoch(epoch, record, path)
-    metrics = final_metrics(trial, state, memory.peak_mb, threads)
-    write_metrics(trial.out, metrics)
+    heatmaps: dict[str, np.ndarray] = {}
+    metrics = final_metrics(trial, state, memory.peak_mb, threads, heatmaps)
+    write_results(trial.out, metrics, state.history, heatmaps)
     return metrics
 
 
-def final_metrics(trial: Trial, state: TrialState, peak_mb: float, threads: int) -> dict:
+def final_metrics(trial: Trial, state: TrialState, peak_mb: float, threads: int,
+                  heatmaps: dict) -> dict:
     last = state.history[-1]
     metrics = {k: v for k, v in last.items() if k != "train/epoch_seconds"}
     metrics.update(test_metrics(trial.model, trial.cfg, trial.device, trial.threshold,
-                                trial.autocast))
+                                trial.autocast, heatmaps))
     hours, usd = price(state.train_seconds, trial.device, trial.cfg.costs)
     metrics.update(static_costs(trial))
     metrics.update({"cost/train_memory_mb": peak_mb, "cost/train_seconds": state.train_seconds,
@@ -314,7 +321,15 @@ def final_metrics(trial: Trial, state: TrialState, peak_mb: float, threads: int)
     return metrics
 
 
-def write_metrics(out: Path, metrics: dict) -> None:
-    from haco.atomic import write_json
+# The files a finished run leaves beside its checkpoint (a sweep logs them to MLflow).
+METRICS, HISTORY, HEATMAPS = "metrics.json", "history.json", "test_heatmaps.npz"
 
-    write_json(out / "metrics.json", metrics)
+
+def write_results(out: Path, metrics: dict, history: list[dict], heatmaps: dict) -> None:
+    """metrics.json (final metrics), history.json (one record per epoch) and
+    test_heatmaps.npz (mean predicted contact per vertex, per test set), each atomic."""
+    from haco.atomic import write_json, write_npz
+
+    write_json(out / METRICS, metrics)
+    write_json(out / HISTORY, history)
+    write_npz(out / HEATMAPS, heatmaps)

@@ -1,0 +1,247 @@
+"""The one launcher behind `sweeps/*.py`: a study as a Ray Tune grid over `haco.train.run`.
+
+    expand the study into trials and validate every one   (config errors: nothing starts)
+    look up MLflow: trials FINISHED before are skipped    (a finished study launches nothing)
+    connect to Ray, resolve and check resources, print the plan (done, to run, estimate)
+    build the synthetic twins the trials need             (cached)
+    one parent run per launch, one child run per trial    (reused when a launch resumes)
+    Ray Tune runs the trials, retrying failures from their checkpoints
+    settle: no run is left RUNNING; print the study's results
+
+One launch per study at a time (a lock under the storage path). Ctrl-C or SIGTERM stops
+the trials, marks their runs KILLED, and the same command later resumes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import signal
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from haco import tracking
+from haco.config import ConfigError, load_config
+from haco.sweep import runs as study_runs
+from haco.sweep.resources import Resources, connect, nodes, per_trial
+from haco.sweep.study import TrialSpec, expand, trial_dir
+
+# Seconds per trial when the study has no finished run of the profile to learn from.
+RULE_OF_THUMB_SECONDS = {"smoke": 20, "quick": 120, "paper": 8 * 3600}
+
+
+def main(study: str, argv: list[str] | None = None) -> int:
+    """`python sweeps/<study>.py [key=value ...] [--cfg]`."""
+    from haco.cli import parse_flags
+
+    show_cfg, overrides = parse_flags(list(sys.argv[1:] if argv is None else argv))
+    overrides = [f"study={study}", *overrides]
+    try:
+        cfg = load_config("sweep", overrides)
+        if show_cfg:
+            from omegaconf import OmegaConf
+
+            print(OmegaConf.to_yaml(cfg))
+            return 0
+        return launch(cfg, overrides)
+    except ConfigError as err:
+        print(f"haco: {err}", file=sys.stderr)
+        return 2
+
+
+def launch(cfg: DictConfig, overrides: list[str]) -> int:
+    """Run the study `cfg.study`; 0 when every trial is FINISHED in MLflow."""
+    specs = expand(cfg, overrides)
+    client = tracking.client(cfg)
+    experiment = tracking.experiment_id(client, cfg, str(cfg.study.name))
+    with study_lock(cfg):
+        existing = study_runs.study_runs(client, experiment)
+        done = [s for s in specs if _status(existing.get(s.key)) == study_runs.FINISHED]
+        todo = [s for s in specs if s not in done]
+        if not todo:
+            print(f"study {cfg.study.name}: all {len(specs)} trials are FINISHED in MLflow "
+                  f"({tracking.tracking_uri(cfg)}); nothing to launch")
+            print_results(cfg, specs, existing)
+            return 0
+        where = connect(cfg)
+        resources = per_trial(cfg, nodes())
+        print_plan(cfg, specs, todo, existing, resources, where,
+                   seconds_per_trial(cfg, existing.values()))
+        if cfg.sweep.dry_run:
+            return 0
+        prepare_data(todo)
+        return run_study(cfg, client, experiment, specs, todo, existing, resources)
+
+
+def run_study(cfg, client, experiment: str, specs: list[TrialSpec], todo: list[TrialSpec],
+              existing: dict, resources: Resources) -> int:
+    start = time.monotonic()
+    parent = study_runs.start_parent(client, experiment, cfg, len(todo), len(specs) - len(todo))
+    run_ids = study_runs.child_runs(client, experiment, cfg, todo, parent, existing)
+    study_runs.retire_stale(client, experiment, keep={parent, *run_ids.values()})
+    errors, interrupted = {}, False
+    try:
+        with sigterm_as_interrupt():
+            errors = fit(cfg, todo, run_ids, resources)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: unfinished trials are marked KILLED; run the same command "
+              "again to resume them from their last checkpoints", file=sys.stderr)
+    finally:
+        statuses = study_runs.settle(client, run_ids, errors)
+        study_runs.finish_parent(client, parent, statuses, time.monotonic() - start,
+                                 interrupted)
+    print_results(cfg, specs, study_runs.study_runs(client, experiment))
+    return 0 if all(s == study_runs.FINISHED for s in statuses.values()) else 1
+
+
+def fit(cfg, todo: list[TrialSpec], run_ids: dict[str, str],
+        resources: Resources) -> dict[str, str]:
+    """Ray Tune over the trials; {trial key: error} of those that failed for good."""
+    from ray import tune
+
+    from haco.sweep.trial import Job, run_trial
+
+    jobs = {s.key: Job(s, run_ids[s.key], tracking.tracking_uri(cfg),
+                       bool(cfg.sweep.log_checkpoint)) for s in todo}
+    trainable = tune.with_resources(tune.with_parameters(run_trial, jobs=jobs),
+                                    resources.as_ray())
+    rows = {s.key: f"{s.row} s{s.seed}" for s in todo}
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"trial": tune.grid_search([s.key for s in todo])},
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=resources.concurrent,
+            trial_name_creator=lambda t: rows[t.config["trial"]],
+            trial_dirname_creator=lambda t: t.config["trial"]),
+        run_config=tune.RunConfig(
+            name=f"{cfg.study.name}-{time.strftime('%Y%m%d-%H%M%S')}",
+            storage_path=str(trial_dir(cfg, "ray")),
+            failure_config=tune.FailureConfig(max_failures=int(cfg.sweep.max_failures)),
+            verbose=1))
+    results = tuner.fit()
+    return {r.config["trial"]: f"{type(r.error).__name__}: {r.error}"
+            for r in results if r.error is not None}
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def study_lock(cfg) -> Iterator[None]:
+    """One launch of a study at a time: two would launch the same missing trials."""
+    path = trial_dir(cfg, "locks") / f"{cfg.study.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise ConfigError(f"study {cfg.study.name} is being launched already (process "
+                              f"{handle.read().strip() or '?'}, lock {path}); wait for it to "
+                              "end or stop it") from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """`kill <pid>` stops a launch as Ctrl-C does: runs are settled, not left RUNNING."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def prepare_data(todo: list[TrialSpec]) -> None:
+    """Every dataset the trials read, checked (real) or generated once (synthetic twins,
+    with a progress bar) before any trial starts."""
+    from omegaconf import OmegaConf
+
+    from haco.data.synth import synthesize
+    from haco.train.data import dataset_names, split_dirs
+
+    needed: dict[str, set[str]] = {}
+    for spec in todo:
+        cfg = spec.config
+        names = {n for key in ("train", "val", "test") for n in dataset_names(cfg, key)}
+        if cfg.model.init == "mean":
+            names.add(str(cfg.model.init_dataset))
+        needed.setdefault(str(cfg.data.source), set()).update(names)
+    first = todo[0].config
+    if "synthetic" in needed:
+        synthesize(OmegaConf.merge(first, {"data": {"twins": sorted(needed["synthetic"])}}),
+                   progress=True)
+    if "real" in needed:
+        real = OmegaConf.merge(first, {"data": {"source": "real"}})
+        for split in ("train", "val", "test"):
+            try:
+                split_dirs(real, sorted(needed["real"] & set(dataset_names(real, split))
+                                        if split == "test" else needed["real"]), split)
+            except FileNotFoundError as err:
+                raise ConfigError(str(err)) from None
+
+
+def seconds_per_trial(cfg, runs) -> tuple[float, str]:
+    """(seconds, where the figure comes from) for the plan's estimate."""
+    if cfg.sweep.estimate_seconds:
+        return float(cfg.sweep.estimate_seconds), "sweep.estimate_seconds"
+    past = [(r.info.end_time - r.info.start_time) / 1000 for r in runs
+            if r.info.status == study_runs.FINISHED and r.info.end_time
+            and r.data.tags.get("haco.profile") == str(cfg.profile)]
+    if past:
+        return statistics.median(past), f"median of {len(past)} finished runs"
+    return float(RULE_OF_THUMB_SECONDS.get(str(cfg.profile), 600)), "rule of thumb"
+
+
+def print_plan(cfg, specs, todo, existing, resources: Resources, where: str,
+               estimate: tuple[float, str]) -> None:
+    seconds, source = estimate
+    waves = -(-len(todo) // resources.concurrent)
+    hours = len(todo) * seconds / 3600
+    usd = hours * (resources.gpus * float(cfg.costs.usd_per_gpu_hour) if resources.gpus
+                   else float(cfg.costs.usd_per_cpu_hour))
+    seeds = sorted({s.seed for s in specs})
+    print(f"study {cfg.study.name} ({cfg.study.table}), profile {cfg.profile}, data "
+          f"{cfg.data.source}: {len(specs) // len(seeds)} cells x {len(seeds)} seed(s) = "
+          f"{len(specs)} trials; {len(specs) - len(todo)} FINISHED already, {len(todo)} to run")
+    print(f"  Ray: {where}; {resources}")
+    print(f"  estimate: {len(todo)} x {seconds / 60:.1f} min ({source}) = about "
+          f"{waves * seconds / 60:.0f} min wall, {hours:.2f} device-hours, ${usd:.2f}")
+    print(f"  MLflow: experiment haco/{cfg.study.name} at {tracking.tracking_uri(cfg)}")
+    for spec in specs:
+        state = "to run" if spec in todo else "done"
+        previous = _status(existing.get(spec.key))
+        if spec in todo and previous:
+            state = f"to run (resumes its {previous} run)"
+        print(f"    {spec.row:<24} seed {spec.seed:<3} {state}")
+
+
+def print_results(cfg, specs: list[TrialSpec], runs: dict) -> None:
+    """Each trial's status and the study's metric (`test/*/f1`: every test set)."""
+    pattern = re.compile("^" + re.escape(str(cfg.study.metric)).replace(r"\*", "[^/]+") + "$")
+    print(f"results of {cfg.study.name} ({cfg.study.metric}):")
+    for spec in specs:
+        run = runs.get(spec.key)
+        if run is None:
+            print(f"    {spec.row:<24} seed {spec.seed:<3} not run")
+            continue
+        values = {k: v for k, v in run.data.metrics.items() if pattern.match(k)}
+        shown = "  ".join(f"{k} {v:.3f}" for k, v in sorted(values.items()))
+        print(f"    {spec.row:<24} seed {spec.seed:<3} {run.info.status:<9} {shown}")
+
+
+def _status(run) -> str | None:
+    return run.info.status if run is not None else None

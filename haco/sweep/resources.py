@@ -1,0 +1,86 @@
+"""Ray: connecting to it, and what each trial asks of it.
+
+Defaults: with GPUs, one GPU per trial and the CPUs that come with a GPU share; without
+GPUs, one trial at a time with every CPU (trials of this size scale with threads about
+as well as they do side by side, and one at a time finishes the first row soonest).
+Requests are checked against the nodes that are actually there, before any trial starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from haco.config import ConfigError
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float          # per trial
+    gpus: float          # per trial (a fraction shares a GPU)
+    concurrent: int      # trials at once
+
+    def as_ray(self) -> dict[str, float]:
+        return {"cpu": self.cpus, "gpu": self.gpus}
+
+    def __str__(self) -> str:
+        return (f"{self.cpus:g} CPU + {self.gpus:g} GPU per trial, up to {self.concurrent} "
+                "at a time")
+
+
+def connect(cfg) -> str:
+    """ray.init once: a local Ray (loopback dashboard off) or the cluster at ray.address.
+    An already connected session (tests, notebooks) is reused as it is."""
+    import ray
+
+    if ray.is_initialized():
+        return "the running Ray session"
+    address = cfg.ray.address
+    if address:
+        ray.init(address=str(address), log_to_driver=True)
+        return f"Ray cluster at {address}"
+    ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False,
+             dashboard_host="127.0.0.1", log_to_driver=True)
+    return "a local Ray on this machine"
+
+
+def nodes() -> list[dict[str, float]]:
+    """[{"cpu", "gpu"}] of every alive node."""
+    import ray
+
+    return [{"cpu": n["Resources"].get("CPU", 0.0), "gpu": n["Resources"].get("GPU", 0.0)}
+            for n in ray.nodes() if n["Alive"]]
+
+
+def per_trial(cfg, cluster: list[dict[str, float]]) -> Resources:
+    """Resolve `resources.*` and `sweep.max_concurrent` against the cluster's nodes."""
+    if not cluster:
+        raise ConfigError("the Ray cluster has no alive node; check ray.address")
+    total_gpus = sum(n["gpu"] for n in cluster)
+    biggest_gpus = max(n["gpu"] for n in cluster)
+    biggest_cpus = max(n["cpu"] for n in cluster)
+    asked = cfg.resources
+    gpus = float(asked.gpus_per_trial if asked.gpus_per_trial is not None
+                 else (1 if total_gpus else 0))
+    if gpus < 0 or (gpus > 1 and gpus != int(gpus)):
+        raise ConfigError(f"resources.gpus_per_trial={gpus:g}: give 0, a fraction below 1, or "
+                          "a whole number of GPUs")
+    if gpus > biggest_gpus:
+        where = f"{biggest_gpus:g} on its largest node" if total_gpus else "none"
+        raise ConfigError(f"resources.gpus_per_trial={gpus:g} but the cluster has {where}; "
+                          f"set resources.gpus_per_trial={biggest_gpus:g} or add GPU nodes")
+    concurrent = cfg.sweep.max_concurrent or (
+        int(total_gpus // gpus) if gpus else 1)
+    if concurrent < 1:
+        raise ConfigError(f"sweep.max_concurrent={concurrent}: must be >= 1")
+    if asked.cpus_per_trial is not None:
+        cpus = float(asked.cpus_per_trial)
+    elif gpus:  # the CPUs that come with this share of a GPU node
+        cpus = max(1.0, math.floor(biggest_cpus * gpus / biggest_gpus))
+    else:
+        cpus = max(1.0, math.floor(sum(n["cpu"] for n in cluster) / concurrent))
+        cpus = min(cpus, biggest_cpus)
+    if cpus <= 0 or cpus > biggest_cpus:
+        raise ConfigError(f"resources.cpus_per_trial={cpus:g} but the largest node has "
+                          f"{biggest_cpus:g} CPUs; ask for at most that")
+    return Resources(cpus, gpus, concurrent)

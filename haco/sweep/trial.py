@@ -1,0 +1,141 @@
+"""One trial inside Ray: `haco.train.run` writing into its MLflow child run.
+
+The run goes SCHEDULED -> RUNNING -> FINISHED, or FAILED with the error (tag + traceback
+artifact) when `run` raises; Ray then retries, and the retry resumes from the trial's
+last checkpoint into the same run. Epochs a previous attempt already logged are not
+logged twice. Metrics go through batch logging; MLflow's system metrics run beside.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from haco import tracking
+from haco.sweep.runs import ERROR_TAG
+from haco.sweep.study import TrialSpec
+
+SYSTEM_METRICS_SECONDS = 10   # sampling interval of MLflow's system metrics
+REPORTED = ("train/loss", "val/precision", "val/recall", "val/f1")  # to Ray, per epoch
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a Ray trial needs: its spec, its MLflow run and where MLflow lives."""
+
+    spec: TrialSpec
+    run_id: str
+    tracking_uri: str
+    log_checkpoint: bool
+
+
+def run_trial(config: dict, jobs: dict[str, Job]) -> None:
+    """The Ray Tune trainable: `config["trial"]` names the job."""
+    TrialRun(jobs[config["trial"]]).execute()
+
+
+class TrialRun:
+    def __init__(self, job: Job):
+        from mlflow.tracking import MlflowClient
+
+        self.job = job
+        self.cfg = job.spec.config
+        self.client = MlflowClient(tracking_uri=job.tracking_uri)
+        self.out = Path(self.cfg.train.out_dir)
+        self.last_logged = -1   # the last epoch already in MLflow
+
+    def execute(self) -> dict:
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        from haco.train import run
+
+        self.start()
+        monitor = SystemMetricsMonitor(self.job.run_id, SYSTEM_METRICS_SECONDS,
+                                       resume_logging=True, tracking_uri=self.job.tracking_uri)
+        monitor.start()
+        try:
+            metrics = run(self.cfg, on_epoch=self.on_epoch)
+        except BaseException as err:
+            self.fail(err)
+            raise
+        finally:
+            monitor.finish()
+        self.finish(metrics)
+        return metrics
+
+    def start(self) -> None:
+        run = self.client.get_run(self.job.run_id)
+        attempts = int(run.data.tags.get("haco.attempts", 0)) + 1
+        self.client.set_tag(self.job.run_id, "haco.attempts", str(attempts))
+        self.client.update_run(self.job.run_id, status="RUNNING")
+        tracking.log_params(self.client, self.job.run_id, self.cfg)
+        history = self.client.get_metric_history(self.job.run_id, "train/loss")
+        self.last_logged = max((m.step for m in history), default=-1)
+
+    def on_epoch(self, epoch: int, record: dict, checkpoint: Path) -> None:
+        from ray import tune
+
+        self.log_epoch(epoch, record)
+        tune.report({"epoch": epoch + 1, **{k: record[k] for k in REPORTED if k in record}})
+
+    def log_epoch(self, epoch: int, record: dict) -> None:
+        if epoch > self.last_logged:
+            tracking.log_metrics(self.client, self.job.run_id, record, step=epoch)
+            self.last_logged = epoch
+
+    def finish(self, metrics: dict) -> None:
+        from haco.atomic import write_text
+        from haco.train.loop import HISTORY, METRICS
+
+        history = _read_json(self.out / HISTORY)
+        for epoch, record in enumerate(history):  # epochs an earlier attempt did not log
+            self.log_epoch(epoch, record)
+        finals = {k: v for k, v in metrics.items() if not k.startswith(("train/", "val/"))}
+        tracking.log_metrics(self.client, self.job.run_id, finals, step=len(history))
+        config = write_text(self.out / "config.yaml", OmegaConf.to_yaml(self.cfg))
+        for path in (config, self.out / METRICS, self.out / HISTORY, *self.heatmaps()):
+            self.client.log_artifact(self.job.run_id, str(path))
+        self.client.set_tag(self.job.run_id, "haco.checkpoint", str(self.out / "last.pt"))
+        if self.job.log_checkpoint:
+            self.client.log_artifact(self.job.run_id, str(self.out / "last.pt"), "checkpoint")
+        self.client.set_terminated(self.job.run_id, status="FINISHED")
+
+    def heatmaps(self) -> list[Path]:
+        """heatmap_<test set>.png: the mean predicted contact of each test set on the hand."""
+        import numpy as np
+
+        from haco.hand import load_hand
+        from haco.hand.render import save_figure, value_face_colours
+        from haco.train.loop import HEATMAPS
+
+        hand = load_hand(self.cfg.hand.mano_path)
+        paths = []
+        with np.load(self.out / HEATMAPS) as maps:
+            for name in maps.files:
+                title = f"{self.job.spec.row} (seed {self.job.spec.seed}): mean predicted " \
+                        f"contact, {name} test"
+                paths.append(save_figure(hand, value_face_colours(hand, maps[name]),
+                                         self.out / f"heatmap_{name}.png", title))
+        return paths
+
+    def fail(self, err: BaseException) -> None:
+        """FAILED with the error (KILLED when interrupted); Ray may retry, which sets the
+        run RUNNING again."""
+        message = f"{type(err).__name__}: {err}"
+        status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+        try:
+            self.client.set_tag(self.job.run_id, ERROR_TAG, message[:5000])
+            self.client.log_text(self.job.run_id, "".join(traceback.format_exception(err)),
+                                 "error.txt")
+            self.client.set_terminated(self.job.run_id, status=status)
+        except Exception as log_err:  # the trial's own error is the one worth raising
+            print(f"could not record the failure in MLflow: {log_err}")
+
+
+def _read_json(path: Path):
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else []
