@@ -92,6 +92,9 @@ def run_study(cfg, client, experiment: str, specs: list[TrialSpec], todo: list[T
             errors = fit(cfg, todo, run_ids, resources)
     except KeyboardInterrupt:
         interrupted = True
+        import ray
+
+        ray.shutdown()  # the driver leaves: Ray stops this launch's trial actors
         print("\ninterrupted: unfinished trials are marked KILLED; run the same command "
               "again to resume them from their last checkpoints", file=sys.stderr)
     finally:
@@ -155,10 +158,13 @@ def study_lock(cfg) -> Iterator[None]:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """`kill <pid>` stops a launch as Ctrl-C does: runs are settled, not left RUNNING."""
+    """Ctrl-C and `kill <pid>` stop a launch alike: KeyboardInterrupt, then the runs are
+    settled, not left RUNNING. Tune's own SIGINT handler is off: it would end `fit`
+    quietly and advise `Tuner.restore`, while here the same command resumes."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     previous = signal.signal(signal.SIGTERM, interrupt)
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     try:
         yield
     finally:

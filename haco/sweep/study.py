@@ -60,7 +60,7 @@ def trial_dir(cfg: DictConfig, key: str) -> Path:
 
 def expand(cfg: DictConfig, overrides: list[str]) -> list[TrialSpec]:
     """Every cell x seed of `cfg.study` as a TrialSpec; all config errors at once."""
-    cells = list(cfg.study.cells)[: cfg.sweep.limit or None]
+    cells = selected_cells(cfg)
     specs, errors = [], []
     for cell in cells:
         for seed in seed_list(cfg.seeds):
@@ -72,6 +72,19 @@ def expand(cfg: DictConfig, overrides: list[str]) -> list[TrialSpec]:
         raise ConfigError(f"study {cfg.study.name}: {len(errors)} trial(s) cannot be built; "
                           "nothing was launched\n" + "\n".join(errors))
     return check_unique(specs)
+
+
+def selected_cells(cfg: DictConfig) -> list:
+    """The study's cells, or those `sweep.rows` names (in the study's order)."""
+    cells = list(cfg.study.cells)
+    if cfg.sweep.rows is None:
+        return cells
+    wanted = [str(r) for r in cfg.sweep.rows]
+    unknown = sorted(set(wanted) - {str(c.row) for c in cells})
+    if unknown:
+        raise ConfigError(f"sweep.rows: {unknown} not in study {cfg.study.name}; its rows: "
+                          + ", ".join(str(c.row) for c in cells))
+    return [c for c in cells if str(c.row) in wanted]
 
 
 def trial_spec(cfg: DictConfig, cell, overrides: list[str], seed: int) -> TrialSpec:

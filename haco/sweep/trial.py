@@ -46,6 +46,7 @@ class TrialRun:
         self.client = MlflowClient(tracking_uri=job.tracking_uri)
         self.out = Path(self.cfg.train.out_dir)
         self.last_logged = -1   # the last epoch already in MLflow
+        self.first_epoch = None  # the first epoch this attempt trained (> 0: resumed)
 
     def execute(self) -> dict:
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
@@ -78,6 +79,8 @@ class TrialRun:
     def on_epoch(self, epoch: int, record: dict, checkpoint: Path) -> None:
         from ray import tune
 
+        if self.first_epoch is None:
+            self.first_epoch = epoch
         self.log_epoch(epoch, record)
         tune.report({"epoch": epoch + 1, **{k: record[k] for k in REPORTED if k in record}})
 
@@ -99,6 +102,8 @@ class TrialRun:
         for path in (config, self.out / METRICS, self.out / HISTORY, *self.heatmaps()):
             self.client.log_artifact(self.job.run_id, str(path))
         self.client.set_tag(self.job.run_id, "haco.checkpoint", str(self.out / "last.pt"))
+        resumed_at = len(history) if self.first_epoch is None else self.first_epoch
+        self.client.set_tag(self.job.run_id, "haco.resumed_at_epoch", str(resumed_at))
         if self.job.log_checkpoint:
             self.client.log_artifact(self.job.run_id, str(self.out / "last.pt"), "checkpoint")
         self.client.set_terminated(self.job.run_id, status="FINISHED")

@@ -75,14 +75,23 @@ def validate(cfg: DictConfig) -> None:
         for key in ("train", "val", "test"):
             for name in trial_data.dataset_names(cfg, key):
                 trial_data.source_name(cfg, name)
-        with torch.device("meta"):  # shapes only; the weights file is read by the trial
-            model_from_config(OmegaConf.merge(cfg, {"model": {"pretrained": None}}))
+        meta_model(cfg)
+        with torch.device("meta"):
             hand = load_hand(cfg.hand.mano_path)
             dummy = {lv: np.ones((2, lv)) for lv in cfg.loss.levels}
             build_objective(cfg.loss, dummy, np.zeros(778), hand.regressors,
                             hand.adjacency, int(cfg.train.epochs))
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"bad configuration: {err}") from None
+
+
+def meta_model(cfg: DictConfig) -> torch.nn.Module:
+    """The model's shapes on the meta device: no memory, no weights file read, a dummy
+    mean map for init=mean (its values do not change a shape or a FLOP)."""
+    init_mean = np.zeros(778) if cfg.model.init == "mean" else None
+    with torch.device("meta"):
+        return model_from_config(OmegaConf.merge(cfg, {"model": {"pretrained": None}}),
+                                 init_mean)
 
 
 def pick_device() -> torch.device:
@@ -267,8 +276,7 @@ def validate_epoch(trial: Trial) -> dict[str, float]:
 
 def static_costs(trial: Trial) -> dict[str, float]:
     size = int(trial.cfg.data.image_size)
-    with torch.device("meta"):
-        macs = gmacs(model_from_config(trial.cfg), (size, size))
+    macs = gmacs(meta_model(trial.cfg), (size, size))
     fps = inference_fps(trial.model, (size, size), trial.device, warmup=3, iterations=10)
     return {"cost/params_m": count_params(trial.model) / 1e6,
             "cost/model_memory_mb": model_memory_mb(trial.model), "cost/gflops": macs,

@@ -32,6 +32,29 @@ def test_a_smoke_run_reports_every_metric_and_positive_costs(smoke_cfg):
     assert checkpoint["epoch"] == 2 and len(checkpoint["history"]) == 2
 
 
+def test_a_run_leaves_its_history_and_the_mean_predictions_per_test_set(smoke_cfg):
+    import numpy as np
+
+    from haco.train.loop import HEATMAPS, HISTORY
+
+    cfg = smoke_cfg()
+    run(cfg)
+    out = __import__("pathlib").Path(cfg.train.out_dir)
+    history = json.loads((out / HISTORY).read_text())
+    assert [sorted(r) == sorted(history[0]) for r in history] == [True, True]
+    assert "val/f1" in history[0]
+    with np.load(out / HEATMAPS) as maps:
+        assert sorted(maps.files) == ["HIC", "MOW"]
+        assert maps["MOW"].shape == (778,)
+        assert ((maps["MOW"] >= 0) & (maps["MOW"] <= 1)).all()
+
+
+@pytest.mark.parametrize("init", ["mean", "none", "zeros", "ones"])
+def test_every_contact_initialization_trains_end_to_end(smoke_cfg, init):
+    cfg = smoke_cfg(f"model.init={init}", "model.init_dataset=MOW", "train.epochs=1")
+    assert 0 <= run(cfg)["test/MOW/f1"] <= 1
+
+
 def comparable(metrics):
     """Every metric but the costs, as text: NaN (a region no sample touches) equals NaN."""
     return json.dumps({k: v for k, v in metrics.items() if not k.startswith("cost/")},

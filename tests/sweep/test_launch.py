@@ -1,0 +1,166 @@
+"""haco.sweep.launch on a shared Ray session: studies at smoke size, the MLflow schema,
+idempotence, retries, config errors before any trial, a real `mlflow server`."""
+
+import json
+import urllib.request
+
+import pytest
+
+from haco import tracking
+from haco.config import ConfigError
+from haco.sweep import launch
+
+ROWS = {  # two cells of each study, small backbones only
+    "losses": "[CE loss,'VCB loss (Ours)']",
+    "backbones": "[ResNet-34,ResNet-18]",
+    "datasets": "[HS+HH,HO]",
+    "sampling": "null",
+    "init": "[No contact,Mean of MOW]",
+}
+
+
+def runs_of(cfg):
+    client = tracking.client(cfg)
+    experiment = client.get_experiment_by_name(f"haco/{cfg.study.name}")
+    if experiment is None:
+        return [], []
+    runs = client.search_runs([experiment.experiment_id])
+    children = [r for r in runs if "haco.row" in r.data.tags]
+    return children, [r for r in runs if r not in children]
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_a_study_runs_logs_the_schema_and_a_rerun_launches_nothing(study, name, capsys):
+    cfg, args = study(name, f"sweep.rows={ROWS[name]}")
+    assert launch(cfg, args) == 0
+    children, parents = runs_of(cfg)
+    assert len(children) == 2 and len(parents) == 1
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["sweep/trials_finished"] == 2
+    client = tracking.client(cfg)
+    for run in children:
+        tags, metrics = run.data.tags, run.data.metrics
+        assert run.info.status == "FINISHED"
+        assert tags["mlflow.parentRunId"] == parent.info.run_id
+        assert tags["haco.study"] == name and tags["haco.table"] == str(cfg.study.table)
+        assert tags["haco.profile"] == "smoke" and tags["haco.data"] == "synthetic"
+        assert {"haco.row", "haco.seed", "haco.config_hash", "git.sha"} <= set(tags)
+        assert run.data.params["profile"] == "smoke" and "model.backbone" in run.data.params
+        tests = json.loads(run.data.params["data.test"].replace("'", '"'))
+        for test_set in tests:
+            assert 0 <= metrics[f"test/{test_set}/f1"] <= 1
+            assert f"test/{test_set}/palm/f1" in metrics
+        assert {"cost/params_m", "cost/gflops", "cost/fps", "cost/train_memory_mb",
+                "cost/model_memory_mb", "cost/train_seconds", "cost/device_hours",
+                "cost/usd"} <= set(metrics)
+        epochs = [m.step for m in client.get_metric_history(run.info.run_id, "val/f1")]
+        assert epochs == [0, 1]  # per epoch, each once
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"config.yaml", "metrics.json", "history.json",
+                f"heatmap_{tests[0]}.png"} <= artifacts
+        assert tags["haco.checkpoint"].endswith("last.pt")
+    capsys.readouterr()
+    assert launch(cfg, args) == 0  # everything FINISHED: nothing launched, no new run
+    assert "nothing to launch" in capsys.readouterr().out
+    assert [len(r) for r in runs_of(cfg)] == [2, 1]
+
+
+def test_adding_seeds_launches_only_the_missing_trials(study):
+    cfg, args = study("sampling", "sweep.rows=[w/o sampling]")
+    assert launch(cfg, args) == 0
+    first = runs_of(cfg)[0][0].info.run_id
+    cfg, args = study("sampling", "sweep.rows=[w/o sampling]", "seeds=2")
+    assert launch(cfg, args) == 0
+    children, parents = runs_of(cfg)
+    assert sorted(r.data.tags["haco.seed"] for r in children) == ["0", "1"]
+    assert len(parents) == 2
+    counts = sorted((p.data.metrics["sweep/trials_planned"], p.data.metrics["sweep/trials_skipped"])
+                    for p in parents)
+    assert counts == [(1, 0), (1, 1)]  # the second launch ran seed 1 only
+    assert first in {r.info.run_id for r in children}
+
+
+def test_a_failing_trial_is_retried_then_failed_while_the_others_finish(study):
+    cfg, args = study("losses", "sweep.rows=[CE loss,L1 loss]", "sweep.max_failures=1")
+    cfg.study.cells[1].overrides.append("train.max_grad_norm=1e-12")  # L1: diverges at once
+    assert launch(cfg, args) == 1
+    children, parents = runs_of(cfg)
+    by_row = {r.data.tags["haco.row"]: r for r in children}
+    assert by_row["CE loss"].info.status == "FINISHED"
+    failed = by_row["L1 loss"]
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["haco.attempts"] == "2"  # the first try and one retry
+    assert "DivergenceError" in failed.data.tags["haco.error"]
+    client = tracking.client(cfg)
+    assert "error.txt" in {a.path for a in client.list_artifacts(failed.info.run_id)}
+    assert parents[0].info.status == "FAILED"
+    assert parents[0].data.metrics["sweep/trials_failed"] == 1
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["resources.gpus_per_trial=1"], "the cluster has none"),
+    (["sweep.rows=[CE]"], "not in study losses"),
+    (["train.epochs=0"], "train.epochs must be >= 1"),
+])
+def test_config_errors_stop_a_launch_before_any_trial(study, tmp_path, overrides, message):
+    cfg, args = study("losses", "sweep.rows=[CE loss]", *overrides)
+    with pytest.raises(ConfigError, match=message):
+        launch(cfg, args)
+    assert runs_of(cfg) == ([], [])
+    assert not (tmp_path / "runs" / "ray").exists()
+
+
+def test_a_stale_launch_is_resumed_into_the_same_runs(study):
+    """What a driver killed with SIGKILL leaves: a RUNNING parent and RUNNING children.
+    The next launch continues those children and retires the old parent."""
+    from haco.sweep import runs as study_runs
+    from haco.sweep.study import expand
+
+    cfg, args = study("sampling")
+    client = tracking.client(cfg)
+    experiment = tracking.experiment_id(client, cfg, "sampling")
+    specs = expand(cfg, args)
+    old_parent = study_runs.start_parent(client, experiment, cfg, 2, 0)
+    left = study_runs.child_runs(client, experiment, cfg, specs, old_parent, {})
+    for run_id in left.values():
+        client.update_run(run_id, status="RUNNING")
+    assert launch(cfg, args) == 0
+    children, parents = runs_of(cfg)
+    assert {r.info.run_id for r in children} == set(left.values())
+    assert all(r.info.status == "FINISHED" for r in children)
+    statuses = {p.info.run_id: p.info.status for p in parents}
+    assert statuses.pop(old_parent) == "KILLED"
+    assert list(statuses.values()) == ["FINISHED"]
+
+
+def test_runs_reach_a_real_mlflow_server_over_rest(study, mlflow_server):
+    cfg, args = study("sampling", "sweep.rows=[w/o sampling]",
+                      f"mlflow.tracking_uri={mlflow_server}", "mlflow.artifact_root=null")
+    assert launch(cfg, args) == 0
+    experiment = _rest(mlflow_server, "experiments/get-by-name",
+                       {"experiment_name": "haco/sampling"}, get=True)["experiment"]
+    found = _rest(mlflow_server, "runs/search", {
+        "experiment_ids": [experiment["experiment_id"]],
+        "filter": "tags.`haco.row` = 'w/o sampling'"})["runs"]
+    assert len(found) == 1
+    run = found[0]
+    assert run["info"]["status"] == "FINISHED"
+    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    assert 0 <= metrics["test/MOW/f1"] <= 1 and metrics["cost/params_m"] > 0
+    artifacts = _rest(mlflow_server, "artifacts/list", {"run_id": run["info"]["run_id"]},
+                      get=True)
+    assert "config.yaml" in {f["path"] for f in artifacts["files"]}
+
+
+def _rest(server, endpoint, body, get=False):
+    url = f"{server}/api/2.0/mlflow/{endpoint}"
+    if get:
+        from urllib.parse import urlencode
+
+        request = urllib.request.Request(f"{url}?{urlencode(body)}")
+    else:
+        request = urllib.request.Request(url, json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
