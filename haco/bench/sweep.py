@@ -44,13 +44,15 @@ def time_launcher(overrides: list[str]) -> tuple[float, float]:
     from haco.sweep import launch
     from haco.sweep.resources import connect
 
+    owned = not ray.is_initialized()  # a session already running (tests) is left running
     start = time.perf_counter()
     sweep_cfg = load_config("sweep", overrides)
     connect(sweep_cfg)
     ray_start = time.perf_counter() - start
     status = launch(sweep_cfg, overrides)
     total = time.perf_counter() - start
-    ray.shutdown()
+    if owned:
+        ray.shutdown()
     if status != 0:
         raise RuntimeError("the launched trials did not all finish; see the log above")
     return total, ray_start

@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -122,6 +121,7 @@ def fit(cfg, todo: list[TrialSpec], run_ids: dict[str, str],
         param_space={"trial": tune.grid_search([s.key for s in todo])},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=resources.concurrent,
+            reuse_actors=True,  # a new trial process pays ~6 s of imports (torch, mlflow)
             trial_name_creator=lambda t: rows[t.config["trial"]],
             trial_dirname_creator=lambda t: t.config["trial"]),
         run_config=tune.RunConfig(
@@ -204,8 +204,10 @@ def seconds_per_trial(cfg, runs) -> tuple[float, str]:
     """(seconds, where the figure comes from) for the plan's estimate."""
     if cfg.sweep.estimate_seconds:
         return float(cfg.sweep.estimate_seconds), "sweep.estimate_seconds"
-    past = [(r.info.end_time - r.info.start_time) / 1000 for r in runs
-            if r.info.status == study_runs.FINISHED and r.info.end_time
+    from haco.sweep.trial import TRIAL_SECONDS
+
+    past = [r.data.metrics[TRIAL_SECONDS] for r in runs
+            if r.info.status == study_runs.FINISHED and TRIAL_SECONDS in r.data.metrics
             and r.data.tags.get("haco.profile") == str(cfg.profile)]
     if past:
         return statistics.median(past), f"median of {len(past)} finished runs"

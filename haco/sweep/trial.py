@@ -8,6 +8,7 @@ logged twice. Metrics go through batch logging; MLflow's system metrics run besi
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from haco.sweep.runs import ERROR_TAG
 from haco.sweep.study import TrialSpec
 
 SYSTEM_METRICS_SECONDS = 10   # sampling interval of MLflow's system metrics
+TRIAL_SECONDS = "sweep/trial_seconds"  # wall time of the attempt that finished
 REPORTED = ("train/loss", "val/precision", "val/recall", "val/f1")  # to Ray, per epoch
 
 
@@ -68,6 +70,7 @@ class TrialRun:
         return metrics
 
     def start(self) -> None:
+        self.started = time.monotonic()
         run = self.client.get_run(self.job.run_id)
         attempts = int(run.data.tags.get("haco.attempts", 0)) + 1
         self.client.set_tag(self.job.run_id, "haco.attempts", str(attempts))
@@ -97,6 +100,8 @@ class TrialRun:
         for epoch, record in enumerate(history):  # epochs an earlier attempt did not log
             self.log_epoch(epoch, record)
         finals = {k: v for k, v in metrics.items() if not k.startswith(("train/", "val/"))}
+        # The run's start_time is when the launch scheduled it; this is the trial's own wall.
+        finals[TRIAL_SECONDS] = time.monotonic() - self.started
         tracking.log_metrics(self.client, self.job.run_id, finals, step=len(history))
         config = write_text(self.out / "config.yaml", OmegaConf.to_yaml(self.cfg))
         for path in (config, self.out / METRICS, self.out / HISTORY, *self.heatmaps()):
@@ -129,6 +134,8 @@ class TrialRun:
     def fail(self, err: BaseException) -> None:
         """FAILED with the error (KILLED when interrupted); Ray may retry, which sets the
         run RUNNING again."""
+        from mlflow.exceptions import MlflowException
+
         message = f"{type(err).__name__}: {err}"
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
         try:
@@ -136,7 +143,7 @@ class TrialRun:
             self.client.log_text(self.job.run_id, "".join(traceback.format_exception(err)),
                                  "error.txt")
             self.client.set_terminated(self.job.run_id, status=status)
-        except Exception as log_err:  # the trial's own error is the one worth raising
+        except (MlflowException, OSError) as log_err:  # the trial's own error matters more
             print(f"could not record the failure in MLflow: {log_err}")
 
 

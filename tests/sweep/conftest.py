@@ -4,16 +4,6 @@ from haco.config import load_config
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """One Ray for every sweep test (ray.init costs about 8 s here); the launcher reuses it."""
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="session")
 def sweep_data(tmp_path_factory):
     """A data root for the smoke twins the studies generate (once per session)."""
     return tmp_path_factory.mktemp("sweep-data")

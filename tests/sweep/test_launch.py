@@ -9,6 +9,7 @@ import pytest
 from haco import tracking
 from haco.config import ConfigError
 from haco.sweep import launch
+from haco.sweep.launch import seconds_per_trial
 
 ROWS = {  # two cells of each study, small backbones only
     "losses": "[CE loss,'VCB loss (Ours)']",
@@ -60,6 +61,9 @@ def test_a_study_runs_logs_the_schema_and_a_rerun_launches_nothing(study, name, 
         assert {"config.yaml", "metrics.json", "history.json",
                 f"heatmap_{tests[0]}.png"} <= artifacts
         assert tags["haco.checkpoint"].endswith("last.pt")
+        assert metrics["sweep/trial_seconds"] > 0
+    seconds, source = seconds_per_trial(cfg, children)  # the next plan's estimate
+    assert source == "median of 2 finished runs" and 0 < seconds < 600
     capsys.readouterr()
     assert launch(cfg, args) == 0  # everything FINISHED: nothing launched, no new run
     assert "nothing to launch" in capsys.readouterr().out
@@ -164,3 +168,20 @@ def _rest(server, endpoint, body, get=False):
                                          {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def test_a_dry_run_prints_the_plan_and_launches_nothing(study, capsys):
+    cfg, args = study("losses", "sweep.dry_run=true", "seeds=2")
+    assert launch(cfg, args) == 0
+    out = capsys.readouterr().out
+    assert "10 cells x 2 seed(s) = 20 trials; 0 FINISHED already, 20 to run" in out
+    assert "estimate: 20 x" in out and "VCB loss (Ours)" in out
+    assert runs_of(cfg) == ([], [])
+
+
+def test_the_script_entry_reports_config_errors_with_exit_code_2(study, capsys):
+    from haco.sweep import main
+
+    _, args = study("losses", "sweep.rows=[CE]")
+    assert main("losses", args[1:]) == 2
+    assert "sweep.rows: ['CE'] not in study losses" in capsys.readouterr().err
