@@ -80,6 +80,13 @@ def label_stats(split_dirs: list, regressors: dict[int, np.ndarray]) -> LabelSta
     return LabelStats(counts, counts[778][1] / max(samples, 1), samples)
 
 
+def imbalance_metrics(split_dirs: dict[str, object]) -> dict[str, float]:
+    """`data/<dataset>/noncontact_ratio` (vertex level, from the cached split statistics)
+    of every training set: Table 1's measured class imbalance, logged with each run."""
+    return {f"data/{name.split(':')[-1]}/noncontact_ratio":
+            float(ensure_stats(d)["noncontact_ratio"]) for name, d in split_dirs.items()}
+
+
 def dataset_mean(split_dir) -> np.ndarray:
     """One dataset's mean contact map (contact init `mean`, Table A1)."""
     return np.asarray(ensure_stats(split_dir)["contact_mean"], dtype=np.float64)

@@ -196,6 +196,7 @@ class Trial:
     bar: bool
     on_step: Callable[[dict], None] | None
     out: Path
+    data_metrics: dict[str, float]  # data/<dataset>/noncontact_ratio of the training mix
 
     @property
     def epochs(self) -> int:
@@ -234,7 +235,8 @@ def setup(cfg: DictConfig, on_step=None) -> Trial:
         model = torch.compile(model)
     return Trial(cfg, device, model, objective, optimizer, scheduler, train_loader,
                  val_loader, decision_threshold(cfg), autocast_for(cfg, device),
-                 interactive(cfg.train.progress), on_step, out_dir(cfg))
+                 interactive(cfg.train.progress), on_step, out_dir(cfg),
+                 trial_data.imbalance_metrics(train_dirs))
 
 
 def restore(trial: Trial) -> TrialState:
@@ -324,6 +326,7 @@ def final_metrics(trial: Trial, state: TrialState, peak_mb: float, threads: int,
                                 trial.autocast, heatmaps))
     hours, usd = price(state.train_seconds, trial.device, trial.cfg.costs)
     metrics.update(static_costs(trial))
+    metrics.update(trial.data_metrics)
     metrics.update({"cost/train_memory_mb": peak_mb, "cost/train_seconds": state.train_seconds,
                     "cost/device_hours": hours, "cost/usd": usd, "cost/threads": threads})
     return metrics

@@ -1,0 +1,44 @@
+"""Runs of a study out of MLflow as a pandas DataFrame: the only input of the reports.
+
+One row per trial run (child runs carry `haco.row`; a launch's parent run does not),
+FINISHED only, and per (row, seed) the newest run, so a cell re-run after a change counts
+once. Runs of several profiles or data sources are never pooled: `pick` selects one.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+PROFILE_ORDER = ("paper", "quick", "smoke")  # the default report shows the most serious
+
+
+def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
+    """Every FINISHED trial run of `haco/<study>` (empty when the study never ran)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(f"haco/{study}") is None:
+        return pd.DataFrame()
+    runs = mlflow.search_runs(experiment_names=[f"haco/{study}"],
+                              filter_string="attributes.status = 'FINISHED'",
+                              output_format="pandas", max_results=50000)
+    if runs.empty or "tags.haco.row" not in runs:
+        return pd.DataFrame()
+    return runs[runs["tags.haco.row"].notna()].reset_index(drop=True)
+
+
+def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None
+         ) -> tuple[pd.DataFrame, str | None, str | None]:
+    """(runs of one profile and data source, the profile, the source); by default the
+    most serious profile present and real data over synthetic."""
+    if runs.empty:
+        return runs, profile, data
+    profiles = set(runs["tags.haco.profile"])
+    profile = profile or next((p for p in PROFILE_ORDER if p in profiles), min(profiles))
+    runs = runs[runs["tags.haco.profile"] == profile]
+    sources = set(runs["tags.haco.data"])
+    data = data or ("real" if "real" in sources else "synthetic")
+    runs = runs[runs["tags.haco.data"] == data]
+    newest = runs.sort_values("start_time").groupby(
+        ["tags.haco.row", "tags.haco.seed"], as_index=False).tail(1)
+    return newest.reset_index(drop=True), profile, data
