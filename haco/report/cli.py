@@ -54,3 +54,54 @@ def tables_main(argv: list[str] | None = None) -> int:
         render.write(spec, table, profile, data, args.out.resolve(), formats)
     print(f"written to {args.out.resolve()} ({', '.join(formats)})", file=sys.stderr)
     return 0
+
+
+def figures_main(argv: list[str] | None = None) -> int:
+    """`python analysis/figures.py`: every figure that has runs, as PNG and PDF."""
+    from mlflow.tracking import MlflowClient
+
+    from haco.hand import load_hand
+    from haco.report import figures
+
+    p = parser()
+    p.set_defaults(out=Path("analysis/out/figures"))
+    args = p.parse_args(argv)
+    uri = args.tracking_uri or default_tracking_uri()
+    out = args.out.resolve()
+    runs = {s: pick(load_runs(uri, s), args.profile, args.data)[0]
+            for s in (args.study or STUDIES)}
+    hand = load_hand()
+    empty = pick(load_runs(uri, "none"))[0]
+    made = {
+        "figure 1": figures.figure1_imbalance(runs.get("losses", empty),
+                                              training_means(uri, runs.get("losses", empty)),
+                                              hand, out),
+        "loss bars": figures.loss_bars(runs.get("losses", empty), out),
+        "backbone Pareto": figures.backbone_pareto(runs.get("backbones", empty), out),
+        "region heatmaps": figures.region_heatmaps(runs.get("losses", empty), hand, out),
+    }
+    client = MlflowClient(uri)
+    for study, study_runs in runs.items():
+        made[f"curves {study}"] = figures.learning_curves(client, study, study_runs, out)
+    for name, paths in made.items():
+        shown = ", ".join(p.name for p in paths) if paths else "skipped: no runs yet"
+        print(f"{name:<18} {shown}")
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
+def training_means(uri: str, runs) -> dict | None:
+    """Each training set's mean contact map, from the first run that logged them."""
+    import numpy as np
+    from mlflow.artifacts import download_artifacts
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    for run_id in ([] if runs.empty else runs["run_id"]):
+        if "train_contact_means.npz" not in {a.path for a in client.list_artifacts(run_id)}:
+            continue
+        path = download_artifacts(run_id=run_id, artifact_path="train_contact_means.npz",
+                                  tracking_uri=uri)
+        with np.load(path) as maps:
+            return {name: maps[name] for name in maps.files}
+    return None

@@ -94,7 +94,7 @@ class TrialRun:
 
     def finish(self, metrics: dict) -> None:
         from haco.atomic import write_text
-        from haco.train.loop import HISTORY, METRICS
+        from haco.train.loop import HEATMAPS, HISTORY, METRICS, TRAIN_MEANS
 
         history = _read_json(self.out / HISTORY)
         for epoch, record in enumerate(history):  # epochs an earlier attempt did not log
@@ -104,7 +104,8 @@ class TrialRun:
         finals[TRIAL_SECONDS] = time.monotonic() - self.started
         tracking.log_metrics(self.client, self.job.run_id, finals, step=len(history))
         config = write_text(self.out / "config.yaml", OmegaConf.to_yaml(self.cfg))
-        for path in (config, self.out / METRICS, self.out / HISTORY, *self.heatmaps()):
+        for path in (config, self.out / METRICS, self.out / HISTORY, self.out / HEATMAPS,
+                     self.out / TRAIN_MEANS, *self.heatmaps()):
             self.client.log_artifact(self.job.run_id, str(path))
         self.client.set_tag(self.job.run_id, "haco.checkpoint", str(self.out / "last.pt"))
         resumed_at = len(history) if self.first_epoch is None else self.first_epoch

@@ -87,6 +87,11 @@ def imbalance_metrics(split_dirs: dict[str, object]) -> dict[str, float]:
             float(ensure_stats(d)["noncontact_ratio"]) for name, d in split_dirs.items()}
 
 
+def contact_means(split_dirs: dict[str, object]) -> dict[str, np.ndarray]:
+    """{dataset: (778,) mean contact map} of every training set (Figure 1's heatmaps)."""
+    return {name.split(":")[-1]: dataset_mean(d) for name, d in split_dirs.items()}
+
+
 def dataset_mean(split_dir) -> np.ndarray:
     """One dataset's mean contact map (contact init `mean`, Table A1)."""
     return np.asarray(ensure_stats(split_dir)["contact_mean"], dtype=np.float64)

@@ -197,6 +197,7 @@ class Trial:
     on_step: Callable[[dict], None] | None
     out: Path
     data_metrics: dict[str, float]  # data/<dataset>/noncontact_ratio of the training mix
+    train_means: dict[str, np.ndarray]  # each training set's mean contact map
 
     @property
     def epochs(self) -> int:
@@ -236,7 +237,7 @@ def setup(cfg: DictConfig, on_step=None) -> Trial:
     return Trial(cfg, device, model, objective, optimizer, scheduler, train_loader,
                  val_loader, decision_threshold(cfg), autocast_for(cfg, device),
                  interactive(cfg.train.progress), on_step, out_dir(cfg),
-                 trial_data.imbalance_metrics(train_dirs))
+                 trial_data.imbalance_metrics(train_dirs), trial_data.contact_means(train_dirs))
 
 
 def restore(trial: Trial) -> TrialState:
@@ -314,7 +315,7 @@ def run(cfg: DictConfig, on_step: Callable[[dict], None] | None = None,
                 on_epoch(epoch, record, path)
     heatmaps: dict[str, np.ndarray] = {}
     metrics = final_metrics(trial, state, memory.peak_mb, threads, heatmaps)
-    write_results(trial.out, metrics, state.history, heatmaps)
+    write_results(trial.out, metrics, state.history, heatmaps, trial.train_means)
     return metrics
 
 
@@ -333,14 +334,18 @@ def final_metrics(trial: Trial, state: TrialState, peak_mb: float, threads: int,
 
 
 # The files a finished run leaves beside its checkpoint (a sweep logs them to MLflow).
-METRICS, HISTORY, HEATMAPS = "metrics.json", "history.json", "test_heatmaps.npz"
+METRICS, HISTORY = "metrics.json", "history.json"
+HEATMAPS, TRAIN_MEANS = "test_heatmaps.npz", "train_contact_means.npz"
 
 
-def write_results(out: Path, metrics: dict, history: list[dict], heatmaps: dict) -> None:
-    """metrics.json (final metrics), history.json (one record per epoch) and
-    test_heatmaps.npz (mean predicted contact per vertex, per test set), each atomic."""
+def write_results(out: Path, metrics: dict, history: list[dict], heatmaps: dict,
+                  train_means: dict) -> None:
+    """metrics.json (final metrics), history.json (one record per epoch),
+    test_heatmaps.npz (mean predicted contact per vertex, per test set) and
+    train_contact_means.npz (each training set's mean contact map), each atomic."""
     from haco.atomic import write_json, write_npz
 
     write_json(out / METRICS, metrics)
     write_json(out / HISTORY, history)
     write_npz(out / HEATMAPS, heatmaps)
+    write_npz(out / TRAIN_MEANS, train_means)

@@ -58,8 +58,10 @@ def test_a_study_runs_logs_the_schema_and_a_rerun_launches_nothing(study, name, 
         epochs = [m.step for m in client.get_metric_history(run.info.run_id, "val/f1")]
         assert epochs == [0, 1]  # per epoch, each once
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-        assert {"config.yaml", "metrics.json", "history.json",
-                f"heatmap_{tests[0]}.png"} <= artifacts
+        assert {"config.yaml", "metrics.json", "history.json", "test_heatmaps.npz",
+                "train_contact_means.npz", f"heatmap_{tests[0]}.png"} <= artifacts
+        ratios = [v for k, v in metrics.items() if k.startswith("data/")]
+        assert ratios and min(ratios) > 1  # Table 1: every training set's imbalance
         assert tags["haco.checkpoint"].endswith("last.pt")
         assert metrics["sweep/trial_seconds"] > 0
     seconds, source = seconds_per_trial(cfg, children)  # the next plan's estimate
