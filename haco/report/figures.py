@@ -76,7 +76,8 @@ def _hand_grid(hand, values: dict[str, np.ndarray], what: str, vmax: float | Non
         draw_mesh(ax, hand.vertices, hand.faces,
                   value_face_colours(hand, np.nan_to_num(vertex_values) / scale), "palmar")
         ax.set_title(name, fontsize=8)
-    fig.suptitle(f"{what} on the hand (palmar view; brighter = higher)")
+    scale = f"0 to {vmax:g}" if vmax else "each hand from 0 to its own maximum"
+    fig.suptitle(f"{what} on the hand (palmar view; colour {scale}, brighter = higher)")
     return fig
 
 
