@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from haco.report import render
 from haco.report.runs import load_runs, pick
-from haco.report.tables import TABLES
+from haco.report.tables import TABLES, build
 
 STUDIES = ("losses", "backbones", "datasets", "sampling", "init")
 
@@ -47,8 +49,6 @@ def tables_main(argv: list[str] | None = None) -> int:
         if spec.study not in cache:
             cache[spec.study] = pick(load_runs(uri, spec.study), args.profile, args.data)
         runs, profile, data = cache[spec.study]
-        from haco.report.tables import build
-
         table = build(spec, runs)
         print(render.markdown(spec, table, profile, data))
         render.write(spec, table, profile, data, args.out.resolve(), formats)
@@ -71,7 +71,7 @@ def figures_main(argv: list[str] | None = None) -> int:
     runs = {s: pick(load_runs(uri, s), args.profile, args.data)[0]
             for s in (args.study or STUDIES)}
     hand = load_hand()
-    empty = pick(load_runs(uri, "none"))[0]
+    empty = pd.DataFrame()
     made = {
         "figure 1": figures.figure1_imbalance(runs.get("losses", empty),
                                               training_means(uri, runs.get("losses", empty)),
