@@ -14,6 +14,7 @@ The default store is `sqlite:///<project>/mlruns/mlflow.db` with artifacts under
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -120,11 +121,30 @@ def log_params(mlflow_client, run_id: str, cfg) -> None:
     log_dict_params(mlflow_client, run_id, flatten(cfg))
 
 
+# Params never carry secrets: keys that name one, credentials inside URIs, and values
+# shaped like well-known tokens are replaced (environment variables are never logged).
+SECRET_KEY = re.compile(r"(token|password|passwd|secret|api_?key|access_?key|credential)",
+                        re.IGNORECASE)
+URI_CREDENTIALS = re.compile(r"(://[^/:@\s]+:)[^/@\s]+@")
+TOKEN_SHAPES = re.compile(r"\b(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}"
+                          r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,})\b")
+REDACTED = "***"
+
+
+def redact(key: str, value: str) -> str:
+    """The value as it may be logged: no password, token or key survives."""
+    if SECRET_KEY.search(key.rsplit(".", 1)[-1]) and value not in ("None", ""):
+        return REDACTED
+    value = URI_CREDENTIALS.sub(rf"\1{REDACTED}@", value)
+    return TOKEN_SHAPES.sub(REDACTED, value)
+
+
 def log_dict_params(mlflow_client, run_id: str, params: Mapping[str, str]) -> None:
     from mlflow.entities import Param
 
     logged = mlflow_client.get_run(run_id).data.params
-    batch = [Param(k, str(v)[:PARAM_VALUE_LIMIT]) for k, v in params.items() if k not in logged]
+    batch = [Param(k, redact(k, str(v))[:PARAM_VALUE_LIMIT]) for k, v in params.items()
+             if k not in logged]
     for start in range(0, len(batch), 100):  # MLflow's limit on params per request
         mlflow_client.log_batch(run_id, params=batch[start:start + 100])
 

@@ -85,3 +85,27 @@ def test_ui_serves_the_projects_store_on_localhost(monkeypatch, capsys):
     assert args[args.index("--port") + 1] == "5123"
     assert args[args.index("--backend-store-uri") + 1].endswith("/mlruns/mlflow.db")
     assert "http://127.0.0.1:5123" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key, value, logged", [
+    ("mlflow.tracking_uri", "http://alice:s3cret@mlflow.example:5000",
+     "http://alice:***@mlflow.example:5000"),
+    ("ray.address", "auto", "auto"),
+    ("storage.password", "hunter2", "***"),
+    ("aws.secret_access_key", "abc", "***"),
+    ("hub.api_key", "None", "None"),  # an unset secret says so
+    ("note", "key AKIAABCDEFGHIJKLMNOP in text", "key *** in text"),
+    ("note", "ghp_" + "a" * 36, "***"),
+    ("model.backbone", "vit-h", "vit-h"),
+])
+def test_secrets_never_reach_params(key, value, logged):
+    assert tracking.redact(key, value) == logged
+
+
+def test_logged_params_are_redacted(cfg, client):
+    experiment = tracking.experiment_id(client, cfg, "losses")
+    run_id = client.create_run(experiment).info.run_id
+    tracking.log_dict_params(client, run_id, {"db.password": "hunter2",
+                                              "uri": "postgresql://u:pw@db/mlflow"})
+    params = client.get_run(run_id).data.params
+    assert params == {"db.password": "***", "uri": "postgresql://u:***@db/mlflow"}
