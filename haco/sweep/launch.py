@@ -112,7 +112,7 @@ def fit(cfg, todo: list[TrialSpec], run_ids: dict[str, str],
     from haco.sweep.trial import Job, run_trial
 
     jobs = {s.key: Job(s, run_ids[s.key], tracking.tracking_uri(cfg),
-                       bool(cfg.sweep.log_checkpoint)) for s in todo}
+                       bool(cfg.sweep.log_checkpoint), resources.gpus) for s in todo}
     trainable = tune.with_resources(tune.with_parameters(run_trial, jobs=jobs),
                                     resources.as_ray())
     rows = {s.key: f"{s.row} s{s.seed}" for s in todo}

@@ -32,11 +32,25 @@ class Job:
     run_id: str
     tracking_uri: str
     log_checkpoint: bool
+    gpus: float = 0.0       # the trial's share of a GPU (below 1: it shares the GPU)
 
 
 def run_trial(config: dict, jobs: dict[str, Job]) -> None:
     """The Ray Tune trainable: `config["trial"]` names the job."""
+    cap_gpu_memory(jobs[config["trial"]].gpus)
     TrialRun(jobs[config["trial"]]).execute()
+
+
+def cap_gpu_memory(gpus: float) -> float | None:
+    """A trial given a fraction of a GPU may allocate only that fraction of its memory, so
+    trials packed on one GPU fail alone (out of memory) instead of starving each other.
+    Returns the cap set, or None (a whole GPU, or none)."""
+    import torch
+
+    if not 0 < gpus < 1 or not torch.cuda.is_available():
+        return None
+    torch.cuda.set_per_process_memory_fraction(gpus)  # Ray shows the trial one device: 0
+    return gpus
 
 
 class TrialRun:
