@@ -64,7 +64,8 @@ def launch(cfg: DictConfig, overrides: list[str]) -> int:
         existing = study_runs.study_runs(client, experiment)
         done = [s for s in specs if _status(existing.get(s.key)) == study_runs.FINISHED]
         todo = [s for s in specs if s not in done]
-        if not todo:
+        if not todo:  # under the lock no launch is live: what is still open is stale
+            study_runs.retire_stale(client, experiment, keep=set())
             print(f"study {cfg.study.name}: all {len(specs)} trials are FINISHED in MLflow "
                   f"({tracking.tracking_uri(cfg)}); nothing to launch")
             print_results(cfg, specs, existing)

@@ -138,6 +138,11 @@ def test_a_stale_launch_is_resumed_into_the_same_runs(study):
     statuses = {p.info.run_id: p.info.status for p in parents}
     assert statuses.pop(old_parent) == "KILLED"
     assert list(statuses.values()) == ["FINISHED"]
+    # A driver killed after its last trial leaves only its parent open: a re-run that has
+    # nothing to launch still closes it.
+    orphan = study_runs.start_parent(client, experiment, cfg, 0, 2)
+    assert launch(cfg, args) == 0
+    assert client.get_run(orphan).info.status == "KILLED"
 
 
 def test_runs_reach_a_real_mlflow_server_over_rest(study, mlflow_server):
