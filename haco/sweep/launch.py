@@ -30,7 +30,7 @@ from haco import tracking
 from haco.config import ConfigError, load_config
 from haco.sweep import runs as study_runs
 from haco.sweep.resources import Resources, connect, nodes, per_trial
-from haco.sweep.study import TrialSpec, expand, trial_dir
+from haco.sweep.study import TrialSpec, expand, storage_dir
 
 # Seconds per trial when the study has no finished run of the profile to learn from.
 RULE_OF_THUMB_SECONDS = {"smoke": 20, "quick": 120, "paper": 8 * 3600}
@@ -127,7 +127,7 @@ def fit(cfg, todo: list[TrialSpec], run_ids: dict[str, str],
             trial_dirname_creator=lambda t: t.config["trial"]),
         run_config=tune.RunConfig(
             name=f"{cfg.study.name}-{time.strftime('%Y%m%d-%H%M%S')}",
-            storage_path=str(trial_dir(cfg, "ray")),
+            storage_path=str(storage_dir(cfg, "ray")),
             failure_config=tune.FailureConfig(max_failures=int(cfg.sweep.max_failures)),
             verbose=1))
     results = tuner.fit()
@@ -141,7 +141,7 @@ def fit(cfg, todo: list[TrialSpec], run_ids: dict[str, str],
 @contextlib.contextmanager
 def study_lock(cfg) -> Iterator[None]:
     """One launch of a study at a time: two would launch the same missing trials."""
-    path = trial_dir(cfg, "locks") / f"{cfg.study.name}.lock"
+    path = storage_dir(cfg, "locks") / f"{cfg.study.name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         try:
@@ -173,32 +173,42 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def prepare_data(todo: list[TrialSpec]) -> None:
-    """Every dataset the trials read, checked (real) or generated once (synthetic twins,
-    with a progress bar) before any trial starts."""
+    """Every dataset the trials read, generated once (synthetic twins, with a progress
+    bar) or checked on disk (real data), before any trial starts."""
     from omegaconf import OmegaConf
 
     from haco.data.synth import synthesize
-    from haco.train.data import dataset_names, split_dirs
 
-    needed: dict[str, set[str]] = {}
+    twins = set()
     for spec in todo:
-        cfg = spec.config
-        names = {n for key in ("train", "val", "test") for n in dataset_names(cfg, key)}
-        if cfg.model.init == "mean":
-            names.add(str(cfg.model.init_dataset))
-        needed.setdefault(str(cfg.data.source), set()).update(names)
-    first = todo[0].config
-    if "synthetic" in needed:
-        synthesize(OmegaConf.merge(first, {"data": {"twins": sorted(needed["synthetic"])}}),
+        reads = splits_read(spec.config)
+        if spec.config.data.source == "real":
+            check_real(spec.config, reads)
+        else:
+            twins.update(n for names in reads.values() for n in names)
+    if twins:
+        synthesize(OmegaConf.merge(todo[0].config, {"data": {"twins": sorted(twins)}}),
                    progress=True)
-    if "real" in needed:
-        real = OmegaConf.merge(first, {"data": {"source": "real"}})
-        for split in ("train", "val", "test"):
-            try:
-                split_dirs(real, sorted(needed["real"] & set(dataset_names(real, split))
-                                        if split == "test" else needed["real"]), split)
-            except FileNotFoundError as err:
-                raise ConfigError(str(err)) from None
+
+
+def splits_read(cfg) -> dict[str, list[str]]:
+    """{split: dataset names} one trial reads (init=mean reads its dataset's train split)."""
+    from haco.train.data import dataset_names
+
+    reads = {split: dataset_names(cfg, split) for split in ("train", "val", "test")}
+    if cfg.model.init == "mean":
+        reads["train"] = [*reads["train"], str(cfg.model.init_dataset)]
+    return reads
+
+
+def check_real(cfg, reads: dict[str, list[str]]) -> None:
+    from haco.train.data import split_dirs
+
+    for split, names in reads.items():
+        try:
+            split_dirs(cfg, names, split)
+        except FileNotFoundError as err:
+            raise ConfigError(str(err)) from None
 
 
 def seconds_per_trial(cfg, runs) -> tuple[float, str]:

@@ -49,13 +49,14 @@ def seed_list(value) -> list[int]:
     return seeds
 
 
-def trial_dir(cfg: DictConfig, key: str) -> Path:
-    """Where a trial checkpoints: under the sweep's storage (shared on a cluster), so a
-    retry on another node, or the next launch, resumes from the last epoch."""
+def storage_dir(cfg: DictConfig, name: str) -> Path:
+    """`<sweep.storage_path>/<name>`: a trial's checkpoints (named by its key, so a retry
+    on another node or the next launch resumes from the last epoch), Ray's results
+    (`ray`) and the launch locks (`locks`). Shared by every node on a cluster."""
     from haco.paths import project_root
 
     root = cfg.sweep.storage_path or project_root() / "runs"
-    return Path(root).expanduser().resolve() / key
+    return Path(root).expanduser().resolve() / name
 
 
 def expand(cfg: DictConfig, overrides: list[str]) -> list[TrialSpec]:
@@ -94,7 +95,7 @@ def trial_spec(cfg: DictConfig, cell, overrides: list[str], seed: int) -> TrialS
     trial = OmegaConf.masked_copy(composed, [k for k in composed if k not in SWEEP_KEYS])
     validate(trial)
     key = f"{config_hash(trial)}-s{seed}"
-    trial.train.out_dir = str(trial_dir(cfg, key))
+    trial.train.out_dir = str(storage_dir(cfg, key))
     trial.train.resume = True  # a retry or a later launch continues from the checkpoint
     trial.train.progress = "log"
     return TrialSpec(key, str(cell.row), seed, config_hash(trial),

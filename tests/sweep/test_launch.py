@@ -108,6 +108,7 @@ def test_a_failing_trial_is_retried_then_failed_while_the_others_finish(study):
     (["resources.gpus_per_trial=1"], "the cluster has none"),
     (["sweep.rows=[CE]"], "not in study losses"),
     (["train.epochs=0"], "train.epochs must be >= 1"),
+    (["data.source=real"], "no train split for ObMan"),  # real data not imported here
 ])
 def test_config_errors_stop_a_launch_before_any_trial(study, tmp_path, overrides, message):
     cfg, args = study("losses", "sweep.rows=[CE loss]", *overrides)
