@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 from haco import tracking
 from haco.config import ConfigError, load_config
 from haco.sweep import runs as study_runs
+from haco.sweep.budget import Budget
 from haco.sweep.resources import Resources, connect, nodes, per_trial
 from haco.sweep.study import TrialSpec, expand, storage_dir
 
@@ -58,6 +59,7 @@ def main(study: str, argv: list[str] | None = None) -> int:
 def launch(cfg: DictConfig, overrides: list[str]) -> int:
     """Run the study `cfg.study`; 0 when every trial is FINISHED in MLflow."""
     specs = expand(cfg, overrides)
+    Budget.from_cfg(cfg, 0)  # a bad cap is a config error, found before anything starts
     client = tracking.client(cfg)
     experiment = tracking.experiment_id(client, cfg, str(cfg.study.name))
     with study_lock(cfg):
@@ -86,53 +88,76 @@ def run_study(cfg, client, experiment: str, specs: list[TrialSpec], todo: list[T
     parent = study_runs.start_parent(client, experiment, cfg, len(todo), len(specs) - len(todo))
     run_ids = study_runs.child_runs(client, experiment, cfg, todo, parent, existing)
     study_runs.retire_stale(client, experiment, keep={parent, *run_ids.values()})
-    errors, interrupted = {}, False
+    from haco.sweep.searchers import StudySearch, TrialList
+    from haco.sweep.trial import Job
+
+    jobs = {s.key: Job(s, run_ids[s.key], tracking.tracking_uri(cfg),
+                       bool(cfg.sweep.log_checkpoint), resources.gpus) for s in todo}
+    search = StudySearch(TrialList(list(jobs)), lambda _, params: jobs[params["trial"]],
+                         Budget.from_cfg(cfg, resources.gpus))
+    errors, stopped = {}, None
     try:
         with sigterm_as_interrupt():
-            errors = fit(cfg, todo, run_ids, resources)
+            errors = trial_errors(tune_trials(cfg, search, resources, len(todo)))
+        stopped = "budget" if search.budget.spent_out() else None
     except KeyboardInterrupt:
-        interrupted = True
+        stopped = "user"
         import ray
 
         ray.shutdown()  # the driver leaves: Ray stops this launch's trial actors
         print("\ninterrupted: unfinished trials are marked KILLED; run the same command "
               "again to resume them from their last checkpoints", file=sys.stderr)
     finally:
-        statuses = study_runs.settle(client, run_ids, errors)
+        not_started = {k: r for k, r in run_ids.items() if k not in search.started_keys()}
+        statuses = study_runs.settle(client, run_ids, errors,
+                                     {k: stopped or "user" for k in not_started})
         study_runs.finish_parent(client, parent, statuses, time.monotonic() - start,
-                                 interrupted)
+                                 stopped, search.budget)
     print_results(cfg, specs, study_runs.study_runs(client, experiment))
-    return 0 if all(s == study_runs.FINISHED for s in statuses.values()) else 1
+    return report_end(search.budget, statuses, [s for s in todo if s.key in not_started])
 
 
-def fit(cfg, todo: list[TrialSpec], run_ids: dict[str, str],
-        resources: Resources) -> dict[str, str]:
-    """Ray Tune over the trials; {trial key: error} of those that failed for good."""
+def tune_trials(cfg, search, resources: Resources, samples: int,
+                scheduler=None):
+    """Ray Tune over what `search` suggests (at most `samples` trials); the ResultGrid."""
     from ray import tune
 
-    from haco.sweep.trial import Job, run_trial
+    from haco.sweep.trial import run_trial
 
-    jobs = {s.key: Job(s, run_ids[s.key], tracking.tracking_uri(cfg),
-                       bool(cfg.sweep.log_checkpoint), resources.gpus) for s in todo}
-    trainable = tune.with_resources(tune.with_parameters(run_trial, jobs=jobs),
-                                    resources.as_ray())
-    rows = {s.key: f"{s.row} s{s.seed}" for s in todo}
+    trainable = tune.with_resources(run_trial, resources.as_ray())
     tuner = tune.Tuner(
         trainable,
-        param_space={"trial": tune.grid_search([s.key for s in todo])},
         tune_config=tune.TuneConfig(
+            search_alg=search, scheduler=scheduler, num_samples=samples,
             max_concurrent_trials=resources.concurrent,
             reuse_actors=True,  # a new trial process pays ~6 s of imports (torch, mlflow)
-            trial_name_creator=lambda t: rows[t.config["trial"]],
+            trial_name_creator=lambda t: repr(t.config["job"]),
             trial_dirname_creator=lambda t: t.config["trial"]),
         run_config=tune.RunConfig(
             name=f"{cfg.study.name}-{time.strftime('%Y%m%d-%H%M%S')}",
             storage_path=str(storage_dir(cfg, "ray")),
             failure_config=tune.FailureConfig(max_failures=int(cfg.sweep.max_failures)),
             verbose=1))
-    results = tuner.fit()
+    return tuner.fit()
+
+
+def trial_errors(results) -> dict[str, str]:
+    """{trial key: error} of the trials that failed for good."""
     return {r.config["trial"]: f"{type(r.error).__name__}: {r.error}"
             for r in results if r.error is not None}
+
+
+def report_end(budget: Budget, statuses: dict[str, str], not_started: list[TrialSpec]) -> int:
+    """The launch's last lines; 0 when every trial FINISHED, or the budget alone stopped it."""
+    if budget.capped:
+        print(budget.summary())
+    if not_started and budget.spent_out():
+        print(f"  not started ({len(not_started)}): "
+              + ", ".join(f"{s.row} s{s.seed}" for s in not_started)
+              + "; raise the budget and run the same command to run them")
+    failed = [k for k, s in statuses.items() if s != study_runs.FINISHED
+              and k not in {s.key for s in not_started}]
+    return 0 if not failed and (not not_started or budget.spent_out()) else 1
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -239,6 +264,7 @@ def print_plan(cfg, specs, todo, existing, resources: Resources, where: str,
     print(f"  Ray: {where}; {resources}")
     print(f"  estimate: {len(todo)} x {seconds / 60:.1f} min ({source}) = about "
           f"{waves * seconds / 60:.0f} min wall, {hours:.2f} device-hours, ${usd:.2f}")
+    print(f"  {Budget.from_cfg(cfg, resources.gpus).plan(len(todo), seconds / 3600)}")
     print(f"  MLflow: experiment haco/{cfg.study.name} at {tracking.tracking_uri(cfg)}")
     for spec in specs:
         state = "to run" if spec in todo else "done"

@@ -18,6 +18,7 @@ from haco.sweep.study import TrialSpec
 FINISHED = "FINISHED"
 OPEN = ("SCHEDULED", "RUNNING")   # statuses a live trial holds; left behind, they are stale
 ERROR_TAG = "haco.error"          # why a trial FAILED (the traceback is an artifact)
+STOPPED_TAG = "haco.stopped"      # who ended a KILLED run early: scheduler | budget | user
 
 
 def trial_key(run) -> str:
@@ -90,9 +91,11 @@ def retire_stale(client, experiment_id: str, keep: set[str]) -> int:
     return len(stale)
 
 
-def settle(client, run_ids: dict[str, str], errors: dict[str, str]) -> dict[str, str]:
+def settle(client, run_ids: dict[str, str], errors: dict[str, str],
+           not_started: dict[str, str]) -> dict[str, str]:
     """After Ray is done: every run the trials did not close gets FAILED (Ray reported an
-    error: a dead worker or node) or KILLED (stopped); returns {trial key: status}."""
+    error: a dead worker or node) or KILLED (stopped; `not_started` says why those never
+    started: user or budget); returns {trial key: status}."""
     statuses = {}
     for key, run_id in run_ids.items():
         status = client.get_run(run_id).info.status
@@ -100,20 +103,26 @@ def settle(client, run_ids: dict[str, str], errors: dict[str, str]) -> dict[str,
             status = "FAILED" if key in errors else "KILLED"
             if key in errors:
                 client.set_tag(run_id, ERROR_TAG, errors[key][:5000])
+            if key in not_started:
+                client.set_tag(run_id, STOPPED_TAG, not_started[key])
             client.set_terminated(run_id, status=status)
         statuses[key] = status
     return statuses
 
 
 def finish_parent(client, run_id: str, statuses: dict[str, str], seconds: float,
-                  interrupted: bool) -> str:
+                  stopped: str | None, budget) -> str:
+    """Counts, cost and wall time of the launch; KILLED when the user or the budget
+    stopped it, else FINISHED when every trial did, FAILED otherwise."""
     counts = {s: sum(1 for v in statuses.values() if v == s)
               for s in (FINISHED, "FAILED", "KILLED")}
     tracking.log_metrics(client, run_id, {
         "sweep/trials_finished": counts[FINISHED], "sweep/trials_failed": counts["FAILED"],
-        "sweep/trials_killed": counts["KILLED"], "sweep/wall_seconds": seconds})
-    status = ("KILLED" if interrupted else
+        "sweep/trials_killed": counts["KILLED"], "sweep/wall_seconds": seconds,
+        "sweep/device_hours_spent": budget.spent_hours, "sweep/usd_spent": budget.spent_usd})
+    if stopped:
+        client.set_tag(run_id, STOPPED_TAG, stopped)
+    status = ("KILLED" if stopped else
               FINISHED if counts[FINISHED] == len(statuses) else "FAILED")
     client.set_terminated(run_id, status=status)
     return status
-

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from haco.config import ConfigError, config_hash, load_config
 
-SWEEP_KEYS = ("study", "seeds", "resources", "ray", "sweep")  # not part of a trial
+SWEEP_KEYS = ("study", "seeds", "resources", "ray", "sweep", "budget")  # not part of a trial
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from haco import tracking
-from haco.sweep.runs import ERROR_TAG
+from haco.sweep.runs import ERROR_TAG, STOPPED_TAG
 from haco.sweep.study import TrialSpec
 
 SYSTEM_METRICS_SECONDS = 10   # sampling interval of MLflow's system metrics
@@ -34,11 +34,18 @@ class Job:
     log_checkpoint: bool
     gpus: float = 0.0       # the trial's share of a GPU (below 1: it shares the GPU)
 
+    def __repr__(self) -> str:  # Tune shows a trial's config; the spec is too long for it
+        return f"{self.spec.row} s{self.spec.seed}"
 
-def run_trial(config: dict, jobs: dict[str, Job]) -> None:
-    """The Ray Tune trainable: `config["trial"]` names the job."""
-    cap_gpu_memory(jobs[config["trial"]].gpus)
-    TrialRun(jobs[config["trial"]]).execute()
+
+def run_trial(config: dict) -> None:
+    """The Ray Tune trainable: `config["job"]` is the trial (haco.sweep.searchers)."""
+    job = config["job"]
+    cap_gpu_memory(job.gpus)
+    metrics = TrialRun(job).execute()
+    from ray import tune
+
+    tune.report({"epoch": int(job.spec.config.train.epochs), **metrics})
 
 
 def cap_gpu_memory(gpus: float) -> float | None:
@@ -88,6 +95,7 @@ class TrialRun:
         run = self.client.get_run(self.job.run_id)
         attempts = int(run.data.tags.get("haco.attempts", 0)) + 1
         self.client.set_tag(self.job.run_id, "haco.attempts", str(attempts))
+        self.client.set_tag(self.job.run_id, "haco.node", ray_node())
         self.client.update_run(self.job.run_id, status="RUNNING")
         tracking.log_params(self.client, self.job.run_id, self.cfg)
         history = self.client.get_metric_history(self.job.run_id, "train/loss")
@@ -99,7 +107,10 @@ class TrialRun:
         if self.first_epoch is None:
             self.first_epoch = epoch
         self.log_epoch(epoch, record)
-        tune.report({"epoch": epoch + 1, **{k: record[k] for k in REPORTED if k in record}})
+        # The last epoch is reported with the final metrics, once the run is FINISHED: an
+        # early-stopping scheduler stops a trial at its last epoch, which would cut its test.
+        if epoch + 1 < int(self.cfg.train.epochs):
+            tune.report({"epoch": epoch + 1, **{k: record[k] for k in REPORTED if k in record}})
 
     def log_epoch(self, epoch: int, record: dict) -> None:
         if epoch > self.last_logged:
@@ -147,19 +158,30 @@ class TrialRun:
         return paths
 
     def fail(self, err: BaseException) -> None:
-        """FAILED with the error (KILLED when interrupted); Ray may retry, which sets the
-        run RUNNING again."""
+        """FAILED with the error (KILLED when interrupted or stopped early by the scheduler:
+        Tune's report raises SystemExit then); Ray may retry, which sets the run RUNNING."""
         from mlflow.exceptions import MlflowException
 
         message = f"{type(err).__name__}: {err}"
-        status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+        status = "KILLED" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "FAILED"
         try:
+            if isinstance(err, SystemExit):
+                self.client.set_tag(self.job.run_id, STOPPED_TAG, "scheduler")
+                self.client.set_terminated(self.job.run_id, status=status)
+                return
             self.client.set_tag(self.job.run_id, ERROR_TAG, message[:5000])
             self.client.log_text(self.job.run_id, "".join(traceback.format_exception(err)),
                                  "error.txt")
             self.client.set_terminated(self.job.run_id, status=status)
         except (MlflowException, OSError) as log_err:  # the trial's own error matters more
             print(f"could not record the failure in MLflow: {log_err}")
+
+
+def ray_node() -> str:
+    """The Ray node id this trial runs on ('' outside Ray): which machine ran a run."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
 
 
 def _read_json(path: Path):

@@ -1,0 +1,72 @@
+"""What Ray Tune runs next: every study's trials come from a Searcher.
+
+`TrialList` hands out a grid study's prepared trials in order; for a search (sweeps/hpo.py)
+Optuna's TPE suggests parameters and a `make_job` callback turns them into a trial. Both
+go through `StudySearch`, which attaches each trial's Job to its Tune config and stops
+suggesting once the launch's budget is spent: no new trial starts, the running ones end,
+and `fit` returns on its own (a clean end, unlike stopping every trial).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ray.tune.search import Searcher
+
+from haco.sweep.budget import Budget
+
+
+class TrialList(Searcher):
+    """The trials of a grid study, one suggestion each, in the study's order."""
+
+    def __init__(self, keys: list[str]):
+        super().__init__()
+        self.keys = list(keys)
+
+    def suggest(self, trial_id: str):
+        return {"trial": self.keys.pop(0)} if self.keys else Searcher.FINISHED
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        pass
+
+
+class StudySearch(Searcher):
+    """Wraps a searcher: each suggestion becomes {**params, "trial": key, "job": Job}, and
+    nothing more is suggested once `budget` is spent (from the finished trials' cost)."""
+
+    def __init__(self, inner: Searcher, make_job: Callable[[str, dict], object],
+                 budget: Budget):
+        super().__init__(metric=inner.metric, mode=inner.mode)
+        self.inner = inner
+        self.make_job = make_job
+        self.budget = budget
+        self.jobs: dict[str, object] = {}    # Tune trial id -> Job
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return self.inner.set_search_properties(metric, mode, config, **spec)
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return self.inner.set_max_concurrency(max_concurrent)
+
+    def started_keys(self) -> set[str]:
+        """The trials handed to Tune so far."""
+        return {job.spec.key for job in self.jobs.values()}
+
+    def suggest(self, trial_id: str):
+        if self.budget.spent_out():
+            return Searcher.FINISHED
+        params = self.inner.suggest(trial_id)
+        if params is None or params == Searcher.FINISHED:
+            return params
+        job = self.make_job(trial_id, params)
+        self.jobs[trial_id] = job
+        return {**params, "trial": job.spec.key, "job": job}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self.inner.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        job = self.jobs.get(trial_id)
+        if job is not None:
+            self.budget.charge(result or {}, job.spec.key)
+        self.inner.on_trial_complete(trial_id, result=result, error=error)
