@@ -37,7 +37,8 @@ def usage() -> str:
     for words, (config, _) in COMMANDS.items():
         lines.append(f"  haco {' '.join(words):<16} config: haco/conf/{config}.yaml")
     lines.append("")
-    lines.append("Options: --cfg prints the composed config and exits.")
+    lines.append("Options: --cfg prints the composed config and exits; --config-file FILE "
+                 "starts from a saved config (a run's config.yaml, a search's best config).")
     return "\n".join(lines)
 
 
@@ -48,6 +49,16 @@ def split_command(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
         if words in COMMANDS:
             return words, argv[size:]
     raise ConfigError(f"unknown command {' '.join(argv[:2])!r}\n\n{usage()}")
+
+
+def pop_config_file(args: list[str]) -> tuple[str | None, list[str]]:
+    """(the path after `--config-file`, the other arguments)."""
+    if "--config-file" not in args:
+        return None, args
+    at = args.index("--config-file")
+    if at + 1 >= len(args) or "=" in args[at + 1]:
+        raise ConfigError("--config-file needs a path, e.g. --config-file runs/hpo/best.yaml")
+    return args[at + 1], args[:at] + args[at + 2:]
 
 
 def parse_flags(args: list[str]) -> tuple[bool, list[str]]:
@@ -65,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         words, rest = split_command(argv)
+        config_file, rest = pop_config_file(rest)
         show_cfg, overrides = parse_flags(rest)
         config_name, target = COMMANDS[words]
-        cfg = load_config(config_name, overrides)
+        cfg = load_config(config_name, overrides, config_file)
     except ConfigError as err:
         print(f"haco: {err}", file=sys.stderr)
         return 2

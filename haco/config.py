@@ -12,21 +12,69 @@ class ConfigError(ValueError):
     """A configuration the user asked for cannot be built; the message says how to fix it."""
 
 
-def load_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """Compose `haco/conf/<name>.yaml` with Hydra overrides and resolve it.
+def load_config(name: str, overrides: list[str] | tuple[str, ...] = (),
+                config_file: str | None = None) -> DictConfig:
+    """Compose `haco/conf/<name>.yaml` with Hydra overrides and resolve it; with
+    `config_file` (a config a run saved), that file is the base instead of the defaults.
 
     Unknown keys and malformed overrides raise ConfigError before anything runs.
     """
     bad = [o for o in overrides if "=" not in o]
     if bad:
         raise ConfigError(f"overrides must look like key=value, got {bad}")
+    if config_file is not None:
+        return from_file(name, list(overrides), config_file)
+    return _compose(name, list(overrides))
+
+
+def _compose(name: str, overrides: list[str]) -> DictConfig:
     try:
         with initialize_config_module(config_module="haco.conf", version_base=None):
-            cfg = compose(config_name=name, overrides=list(overrides))
+            cfg = compose(config_name=name, overrides=overrides)
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"bad configuration for '{name}': {err}") from None
     return cfg
+
+
+def from_file(name: str, overrides: list[str], path: str) -> DictConfig:
+    """A saved config (a run's config.yaml, a search's best config) with the command
+    line's overrides on top. The file must fit `name`'s schema: a key it does not know is
+    an error, a key the file lacks (a newer option) takes its default."""
+    import yaml
+
+    try:
+        saved = OmegaConf.load(path)
+    except FileNotFoundError:
+        raise ConfigError(f"--config-file {path}: no such file") from None
+    except (yaml.YAMLError, OmegaConfBaseException) as err:
+        raise ConfigError(f"--config-file {path}: not a YAML config: {err}") from None
+    if not isinstance(saved, DictConfig) or "profile" not in saved or "loss" not in saved:
+        raise ConfigError(f"--config-file {path}: not a saved haco config (it needs the "
+                          "keys profile and loss, as every run's config.yaml has)")
+    groups = [f"profile={saved.profile}", f"loss={saved.loss.name}"]
+    defaults, asked = _compose(name, groups), _compose(name, groups + overrides)
+    changed = OmegaConf.from_dotlist([f"{k}={v}" for k, v in _leaves(asked).items()
+                                      if _leaves(defaults).get(k, object()) != v])
+    OmegaConf.set_struct(defaults, True)
+    try:
+        return OmegaConf.merge(defaults, saved, changed)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"--config-file {path} does not fit the '{name}' config: {err}"
+                          ) from None
+
+
+def _leaves(cfg: DictConfig) -> dict[str, object]:
+    """{dotted key: YAML value text} of every leaf."""
+    import json
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(value, f"{prefix}{key}.")
+        else:
+            yield prefix[:-1], json.dumps(node)
+    return dict(walk(OmegaConf.to_container(cfg, resolve=True), ""))
 
 
 # Keys that change where or how fast a run goes, never what it computes.

@@ -1,0 +1,69 @@
+"""haco.config: `--config-file`, a saved config as the base of a command."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from haco.cli import main
+from haco.config import ConfigError, config_hash, load_config
+
+
+@pytest.fixture
+def saved(tmp_path):
+    cfg = load_config("train", ["profile=smoke", "loss=cb", "train.lr=0.003",
+                                "data.train=[MOW,HS]", "seed=4"])
+    path = tmp_path / "config.yaml"
+    path.write_text(OmegaConf.to_yaml(cfg))
+    return cfg, path
+
+
+def test_a_saved_config_loads_back_to_the_same_config(saved):
+    cfg, path = saved
+    loaded = load_config("train", [], str(path))
+    assert loaded == cfg
+    assert config_hash(loaded, with_seed=True) == config_hash(cfg, with_seed=True)
+
+
+def test_command_line_overrides_win_over_the_file(saved):
+    _, path = saved
+    loaded = load_config("train", ["seed=1", "loader.bcs.enabled=false"], str(path))
+    assert loaded.seed == 1 and loaded.loader.bcs.enabled is False
+    assert loaded.train.lr == 0.003 and loaded.loss.name == "cb"  # the rest is the file's
+
+
+def test_a_key_the_file_lacks_takes_its_default(saved):
+    cfg, path = saved
+    older = OmegaConf.to_container(cfg)
+    del older["train"]["gamma"]
+    path.write_text(OmegaConf.to_yaml(older))
+    assert load_config("train", [], str(path)).train.gamma == cfg.train.gamma
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "no such file"),
+    ("a: [1, 2\n", "not a YAML config"),
+    ("train: {lr: 1}\n", "not a saved haco config"),
+])
+def test_unusable_files_are_config_errors(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config("train", [], str(path))
+
+
+def test_an_unknown_key_in_the_file_is_named(saved):
+    cfg, path = saved
+    bad = OmegaConf.to_container(cfg)
+    bad["train"]["lrr"] = 1.0
+    path.write_text(OmegaConf.to_yaml(bad))
+    with pytest.raises(ConfigError, match="lrr"):
+        load_config("train", [], str(path))
+
+
+def test_the_cli_takes_a_config_file(saved, capsys):
+    _, path = saved
+    assert main(["train", "--config-file", str(path), "train.epochs=3", "--cfg"]) == 0
+    out = OmegaConf.create(capsys.readouterr().out)
+    assert out.train.lr == 0.003 and out.train.epochs == 3 and out.seed == 4
+    assert main(["train", "--config-file"]) == 2
+    assert "--config-file needs a path" in capsys.readouterr().err
