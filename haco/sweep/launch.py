@@ -57,7 +57,12 @@ def main(study: str, argv: list[str] | None = None) -> int:
 
 
 def launch(cfg: DictConfig, overrides: list[str]) -> int:
-    """Run the study `cfg.study`; 0 when every trial is FINISHED in MLflow."""
+    """Run the study `cfg.study`; 0 when every trial is FINISHED in MLflow (a search: when
+    it has a best configuration)."""
+    if cfg.study.get("search"):
+        from haco.sweep.search import launch_search
+
+        return launch_search(cfg, overrides)
     specs = expand(cfg, overrides)
     Budget.from_cfg(cfg, 0)  # a bad cap is a config error, found before anything starts
     client = tracking.client(cfg)
@@ -95,26 +100,33 @@ def run_study(cfg, client, experiment: str, specs: list[TrialSpec], todo: list[T
                        bool(cfg.sweep.log_checkpoint), resources.gpus) for s in todo}
     search = StudySearch(TrialList(list(jobs)), lambda _, params: jobs[params["trial"]],
                          Budget.from_cfg(cfg, resources.gpus))
-    errors, stopped = {}, None
+    results, stopped = None, "user"
     try:
-        with sigterm_as_interrupt():
-            errors = trial_errors(tune_trials(cfg, search, resources, len(todo)))
-        stopped = "budget" if search.budget.spent_out() else None
-    except KeyboardInterrupt:
-        stopped = "user"
-        import ray
-
-        ray.shutdown()  # the driver leaves: Ray stops this launch's trial actors
-        print("\ninterrupted: unfinished trials are marked KILLED; run the same command "
-              "again to resume them from their last checkpoints", file=sys.stderr)
+        results, stopped = tune_until_done(cfg, search, resources, len(todo))
     finally:
         not_started = {k: r for k, r in run_ids.items() if k not in search.started_keys()}
-        statuses = study_runs.settle(client, run_ids, errors,
+        statuses = study_runs.settle(client, run_ids, trial_errors(results or []),
                                      {k: stopped or "user" for k in not_started})
         study_runs.finish_parent(client, parent, statuses, time.monotonic() - start,
                                  stopped, search.budget)
     print_results(cfg, specs, study_runs.study_runs(client, experiment))
     return report_end(search.budget, statuses, [s for s in todo if s.key in not_started])
+
+
+def tune_until_done(cfg, search, resources: Resources, samples: int, scheduler=None):
+    """(ResultGrid, why it stopped early: None | "budget") once Tune is done, or (None,
+    "user") after Ctrl-C or SIGTERM, with this launch's trials stopped."""
+    try:
+        with sigterm_as_interrupt():
+            results = tune_trials(cfg, search, resources, samples, scheduler)
+        return results, ("budget" if search.budget.spent_out() else None)
+    except KeyboardInterrupt:
+        import ray
+
+        ray.shutdown()  # the driver leaves: Ray stops this launch's trial actors
+        print("\ninterrupted: unfinished trials are marked KILLED; run the same command "
+              "again to resume them from their last checkpoints", file=sys.stderr)
+        return None, "user"
 
 
 def tune_trials(cfg, search, resources: Resources, samples: int,

@@ -111,18 +111,20 @@ def settle(client, run_ids: dict[str, str], errors: dict[str, str],
 
 
 def finish_parent(client, run_id: str, statuses: dict[str, str], seconds: float,
-                  stopped: str | None, budget) -> str:
+                  stopped: str | None, budget, pruned: int = 0) -> str:
     """Counts, cost and wall time of the launch; KILLED when the user or the budget
-    stopped it, else FINISHED when every trial did, FAILED otherwise."""
+    stopped it, else FINISHED when every trial finished (or, in a search, was pruned:
+    KILLED by the scheduler), FAILED otherwise."""
     counts = {s: sum(1 for v in statuses.values() if v == s)
               for s in (FINISHED, "FAILED", "KILLED")}
     tracking.log_metrics(client, run_id, {
         "sweep/trials_finished": counts[FINISHED], "sweep/trials_failed": counts["FAILED"],
-        "sweep/trials_killed": counts["KILLED"], "sweep/wall_seconds": seconds,
+        "sweep/trials_killed": counts["KILLED"] - pruned, "sweep/trials_pruned": pruned,
+        "sweep/wall_seconds": seconds,
         "sweep/device_hours_spent": budget.spent_hours, "sweep/usd_spent": budget.spent_usd})
     if stopped:
         client.set_tag(run_id, STOPPED_TAG, stopped)
     status = ("KILLED" if stopped else
-              FINISHED if counts[FINISHED] == len(statuses) else "FAILED")
+              FINISHED if counts[FINISHED] + pruned == len(statuses) else "FAILED")
     client.set_terminated(run_id, status=status)
     return status

@@ -21,7 +21,7 @@ from haco.sweep.study import TrialSpec
 
 SYSTEM_METRICS_SECONDS = 10   # sampling interval of MLflow's system metrics
 TRIAL_SECONDS = "sweep/trial_seconds"  # wall time of the attempt that finished
-REPORTED = ("train/loss", "val/precision", "val/recall", "val/f1")  # to Ray, per epoch
+REPORTED = ("train/loss", "val/")  # what each epoch reports to Ray (keys or prefixes)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,8 @@ class TrialRun:
         # The last epoch is reported with the final metrics, once the run is FINISHED: an
         # early-stopping scheduler stops a trial at its last epoch, which would cut its test.
         if epoch + 1 < int(self.cfg.train.epochs):
-            tune.report({"epoch": epoch + 1, **{k: record[k] for k in REPORTED if k in record}})
+            tune.report({"epoch": epoch + 1,
+                         **{k: v for k, v in record.items() if k.startswith(REPORTED)}})
 
     def log_epoch(self, epoch: int, record: dict) -> None:
         if epoch > self.last_logged:

@@ -19,3 +19,22 @@ def test_a_fraction_is_capped_only_where_there_is_a_gpu(monkeypatch):
     assert cap_gpu_memory(0.5) == 0.5 and calls == [0.5]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cap_gpu_memory(0.25) is None and calls == [0.5]
+
+
+def test_a_trial_stopped_by_the_scheduler_ends_killed_not_failed(tmp_path):
+    """Tune's report raises SystemExit in a trial its scheduler (ASHA) stops."""
+    from mlflow.tracking import MlflowClient
+
+    from haco.config import load_config
+    from haco.sweep.study import TrialSpec
+    from haco.sweep.trial import Job, TrialRun
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("x")).info.run_id
+    cfg = load_config("train", ["profile=smoke", f"train.out_dir={tmp_path}/trial"])
+    spec = TrialSpec("k-s0", "row", 0, "k", dict(cfg))
+    TrialRun(Job(spec, run_id, uri, False)).fail(SystemExit(0))
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["haco.stopped"] == "scheduler"
+    assert "haco.error" not in run.data.tags
