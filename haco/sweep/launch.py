@@ -30,7 +30,7 @@ from haco import tracking
 from haco.config import ConfigError, load_config
 from haco.sweep import runs as study_runs
 from haco.sweep.budget import Budget
-from haco.sweep.resources import Resources, connect, nodes, per_trial
+from haco.sweep.resources import Resources, connect, wait_for_nodes
 from haco.sweep.study import TrialSpec, expand, storage_dir
 
 # Seconds per trial when the study has no finished run of the profile to learn from.
@@ -78,7 +78,7 @@ def launch(cfg: DictConfig, overrides: list[str]) -> int:
             print_results(cfg, specs, existing)
             return 0
         where = connect(cfg)
-        resources = per_trial(cfg, nodes())
+        resources = wait_for_nodes(cfg)
         print_plan(cfg, specs, todo, existing, resources, where,
                    seconds_per_trial(cfg, existing.values()))
         if cfg.sweep.dry_run:

@@ -9,6 +9,7 @@ Requests are checked against the nodes that are actually there, before any trial
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from haco.config import ConfigError
@@ -50,6 +51,48 @@ def nodes() -> list[dict[str, float]]:
 
     return [{"cpu": n["Resources"].get("CPU", 0.0), "gpu": n["Resources"].get("GPU", 0.0)}
             for n in ray.nodes() if n["Alive"]]
+
+
+WAIT_POLL_SECONDS = 5.0
+
+
+def wait_for_nodes(cfg, poll: float = WAIT_POLL_SECONDS) -> Resources:
+    """`per_trial` against the alive nodes. On an autoscaling cluster, GPU workers may not
+    exist yet: with `resources.wait_seconds` > 0, a request no node meets asks the
+    autoscaler for one trial's resources and waits for a node that has them."""
+    wait = float(cfg.resources.wait_seconds or 0)
+    deadline, asked = time.monotonic() + wait, False
+    while True:
+        try:
+            resources = per_trial(cfg, nodes())
+            if asked:
+                request([])  # found: Tune's pending trials ask the autoscaler from here on
+            return resources
+        except ConfigError as err:
+            if time.monotonic() >= deadline:
+                if asked:
+                    request([])
+                    raise ConfigError(f"{err} (waited {wait:g} s for the autoscaler; raise "
+                                      "resources.wait_seconds or check the cluster)") from None
+                raise
+            if not asked:
+                print(f"waiting up to {wait:g} s for a node with {one_trial(cfg)}: {err}")
+                request([one_trial(cfg)])
+                asked = True
+            time.sleep(poll)
+
+
+def one_trial(cfg) -> dict[str, float]:
+    """The resource bundle of one trial, as far as the config names it."""
+    asked = cfg.resources
+    bundle = {"GPU": float(asked.gpus_per_trial or 0), "CPU": float(asked.cpus_per_trial or 1)}
+    return {k: v for k, v in bundle.items() if v}
+
+
+def request(bundles: list[dict[str, float]]) -> None:
+    from ray.autoscaler.sdk import request_resources
+
+    request_resources(bundles=bundles)
 
 
 def per_trial(cfg, cluster: list[dict[str, float]]) -> Resources:

@@ -132,7 +132,7 @@ class SearchPlan:
 def launch_search(cfg, overrides: list[str]) -> int:
     """Run (or resume) the search; 0 when it ends with a best configuration."""
     from haco.sweep.launch import prepare_data, study_lock
-    from haco.sweep.resources import connect, nodes, per_trial
+    from haco.sweep.resources import connect, wait_for_nodes
 
     plan = SearchPlan(cfg, overrides)
     Budget.from_cfg(cfg, 0)
@@ -146,7 +146,7 @@ def launch_search(cfg, overrides: list[str]) -> int:
             print(f"search {plan.id}: all {plan.samples} samples ended; nothing to launch")
             return finish(plan, client, earlier, None)
         where = connect(cfg)
-        resources = per_trial(cfg, nodes())
+        resources = wait_for_nodes(cfg)
         print_plan(plan, earlier, left, resources, where)
         if cfg.sweep.dry_run:
             return 0
