@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from haco.report import render
-from haco.report.runs import load_runs, pick
+from haco.report.runs import load_runs, load_search, pick
 from haco.report.tables import TABLES, build
 
 STUDIES = ("losses", "backbones", "datasets", "sampling", "init")
@@ -83,6 +83,7 @@ def figures_main(argv: list[str] | None = None) -> int:
     client = MlflowClient(uri)
     for study, study_runs in runs.items():
         made[f"curves {study}"] = figures.learning_curves(client, study, study_runs, out)
+    made["search progress"] = figures.search_progress(load_search(uri), out)
     for name, paths in made.items():
         shown = ", ".join(p.name for p in paths) if paths else "skipped: no runs yet"
         print(f"{name:<18} {shown}")

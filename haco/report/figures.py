@@ -5,6 +5,8 @@
     backbone_pareto     F1 against fps, GFLOPs and training memory; the Pareto front
     region_heatmaps     per-region F1 on the hand, one hand per loss
     learning_curves     validation F1 per epoch, one line per row, per study
+    search_progress     a search's objective per trial in TPE's order, pruned trials
+                        marked, the best so far
 
 A figure whose runs do not exist yet is skipped (the function returns None).
 """
@@ -178,3 +180,32 @@ def learning_curves(client, study: str, runs: pd.DataFrame, out: Path,
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(f"Study {study}: {metric} per epoch (mean over seeds)")
     return save(fig, out, f"curves_{study}")
+
+
+def search_progress(trials: pd.DataFrame, out: Path) -> list[Path] | None:
+    """`hpo/objective` per trial number: completed trials as dots, pruned ones as crosses
+    (their value at the rung that stopped them), the best completed so far as a step line."""
+    if trials.empty or "metrics.hpo/objective" not in trials:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    outcome = trials["tags.haco.hpo.outcome"].fillna("interrupted")
+    for name, marker in (("completed", "o"), ("pruned", "x"), ("failed", "v")):
+        shown = trials[outcome == name]
+        if not shown.empty:
+            ax.scatter(shown["trial"], shown["metrics.hpo/objective"], marker=marker,
+                       label=f"{name} ({len(shown)})")
+    mode, metric = trials.get("tags.haco.hpo.objective", pd.Series(["max val/f1"])
+                              ).fillna("max val/f1").iloc[0].split()
+    done = trials[outcome == "completed"]["metrics.hpo/objective"]
+    if not done.empty:
+        best = done.cummax() if mode == "max" else done.cummin()
+        ax.step(trials.loc[done.index, "trial"], best, where="post", color="k", linewidth=1,
+                label="best so far")
+    search = trials["tags.haco.hpo.search"].iloc[0]
+    profile = trials["tags.haco.profile"].iloc[0]
+    ax.set_xlabel("trial (in the order TPE proposed them)")
+    ax.set_ylabel(f"objective ({mode} {metric})")
+    ax.legend(fontsize=8)
+    ax.set_title(f"Search {search} ({profile}): {len(trials)} trials, ASHA pruning marked")
+    return save(fig, out, "hpo_progress")

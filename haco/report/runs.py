@@ -27,6 +27,24 @@ def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
     return runs[runs["tags.haco.row"].notna()].reset_index(drop=True)
 
 
+def load_search(tracking_uri: str, study: str = "hpo") -> pd.DataFrame:
+    """The trial runs of the newest search in `haco/<study>`, every status (pruned trials
+    end KILLED), in trial order; empty when no search ran."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(f"haco/{study}") is None:
+        return pd.DataFrame()
+    runs = mlflow.search_runs(experiment_names=[f"haco/{study}"], output_format="pandas",
+                              filter_string="tags.`haco.hpo.trial` != ''", max_results=50000)
+    if runs.empty:
+        return runs
+    newest = runs.sort_values("start_time")["tags.haco.hpo.search"].iloc[-1]
+    runs = runs[runs["tags.haco.hpo.search"] == newest].copy()
+    runs["trial"] = runs["tags.haco.hpo.trial"].astype(int)
+    return runs.sort_values("trial").reset_index(drop=True)
+
+
 def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None
          ) -> tuple[pd.DataFrame, str | None, str | None]:
     """(runs of one profile and data source, the profile, the source); by default the

@@ -33,6 +33,7 @@ from haco.sweep.study import TrialSpec, seed_list, storage_dir, trial_spec
 
 SEARCH_TAG, TRIAL_TAG = "haco.hpo.search", "haco.hpo.trial"
 PARAMS_TAG, OUTCOME_TAG = "haco.hpo.params", "haco.hpo.outcome"
+GOAL_TAG = "haco.hpo.objective"      # "<mode> <metric>", e.g. "max val/f1"
 OBJECTIVE = "hpo/objective"          # a trial's objective when it ended (step: its epoch)
 ENDED = ("completed", "pruned", "failed")   # outcomes that use up a sample
 DISTRIBUTIONS = ("loguniform", "uniform", "choice")
@@ -173,7 +174,8 @@ def run_search(plan: SearchPlan, client, experiment: str, earlier: list, left: i
         spec = plan.trial(params, next(numbers))
         run_id = study_runs.child_runs(client, experiment, cfg, [spec], parent, {})[spec.key]
         for key, value in {SEARCH_TAG: plan.id, TRIAL_TAG: spec.row.split()[-1],
-                           PARAMS_TAG: json.dumps(params)}.items():
+                           PARAMS_TAG: json.dumps(params),
+                           GOAL_TAG: f"{plan.mode} {plan.objective}"}.items():
             client.set_tag(run_id, key, value)
         return Job(spec, run_id, tracking.tracking_uri(cfg), bool(cfg.sweep.log_checkpoint),
                    resources.gpus)

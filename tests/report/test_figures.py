@@ -54,7 +54,31 @@ def test_every_figure_is_drawn_as_png_and_pdf(filled, tmp_path, capsys):
 def test_an_empty_store_skips_every_figure(tmp_path, capsys):
     assert figures_main(["--tracking-uri", f"sqlite:///{tmp_path}/e.db",
                          "--out", str(tmp_path / "f")]) == 0
-    assert capsys.readouterr().out.count("skipped: no runs yet") == 4 + 5
+    assert capsys.readouterr().out.count("skipped: no runs yet") == 4 + 5 + 1
+
+
+def test_the_newest_search_is_drawn_in_trial_order_with_its_pruned_trials(store, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from haco.report.figures import search_progress
+    from haco.report.runs import load_search
+
+    uri, log = store
+    client = MlflowClient(uri)
+    trials = [("old", 1, "completed", 0.9), ("new", 2, "pruned", 0.2),
+              ("new", 1, "completed", 0.3), ("new", 3, "completed", 0.5)]
+    for search, number, outcome, value in trials:
+        run_id = log("hpo", f"trial {number:03d}", 0, {"hpo/objective": value},
+                     status="FINISHED" if outcome == "completed" else "KILLED")
+        for key, tag in (("search", search), ("trial", f"{number:03d}"),
+                         ("outcome", outcome), ("objective", "max val/f1")):
+            client.set_tag(run_id, f"haco.hpo.{key}", tag)
+    runs = load_search(uri)
+    assert list(runs["trial"]) == [1, 2, 3]  # the newest search only, in trial order
+    assert list(runs["tags.haco.hpo.outcome"]) == ["completed", "pruned", "completed"]
+    paths = search_progress(runs, tmp_path)
+    assert [p.name for p in paths] == ["hpo_progress.png", "hpo_progress.pdf"]
+    assert search_progress(load_search(f"sqlite:///{tmp_path}/none.db"), tmp_path) is None
 
 
 def test_pareto_front_keeps_only_undominated_points():
