@@ -85,7 +85,7 @@ def figures_main(argv: list[str] | None = None) -> int:
         made[f"curves {study}"] = figures.learning_curves(client, study, study_runs, out)
     made["search progress"] = figures.search_progress(load_search(uri), out)
     for name, paths in made.items():
-        shown = ", ".join(p.name for p in paths) if paths else "skipped: no runs yet"
+        shown = ", ".join(p.name for p in paths) if paths else "skipped: no runs with its metrics yet"
         print(f"{name:<18} {shown}")
     print(f"written to {out}", file=sys.stderr)
     return 0

@@ -165,16 +165,20 @@ def learning_curves(client, study: str, runs: pd.DataFrame, out: Path,
                     metric: str = "val/f1") -> list[Path] | None:
     if runs.empty:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    means = {}
     for row, group in runs.groupby("tags.haco.row", sort=False):
         curves = [[m.value for m in sorted(client.get_metric_history(run_id, metric),
                                            key=lambda m: m.step)]
                   for run_id in group["run_id"]]
         length = min(map(len, curves))
         if length:
-            mean = np.mean([c[:length] for c in curves], axis=0)
-            ax.plot(np.arange(1, length + 1), mean, marker="o", label=f"{row} (n={len(curves)})")
+            means[f"{row} (n={len(curves)})"] = np.mean([c[:length] for c in curves], axis=0)
+    if not means:  # no run logged the metric per epoch
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, mean in means.items():
+        ax.plot(np.arange(1, len(mean) + 1), mean, marker="o", label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.legend(fontsize=7, ncol=2)

@@ -44,17 +44,18 @@ def test_every_figure_is_drawn_as_png_and_pdf(filled, tmp_path, capsys):
     out = tmp_path / "figures"
     assert figures_main(["--tracking-uri", filled, "--out", str(out)]) == 0
     for name in ("figure1_imbalance", "figure1_mean_contact", "losses_prf", "backbones_pareto",
-                 "losses_region_f1", "curves_losses", "curves_backbones"):
+                 "losses_region_f1", "curves_losses"):
         for fmt in ("png", "pdf"):
             assert (out / f"{name}.{fmt}").stat().st_size > 1000, (name, fmt)
     printed = capsys.readouterr().out
-    assert "curves sampling" in printed and "skipped: no runs yet" in printed
+    assert "curves sampling" in printed and "skipped: no runs with its metrics yet" in printed
+    assert not (out / "curves_backbones.png").exists()  # its runs have no val/f1 per epoch
 
 
 def test_an_empty_store_skips_every_figure(tmp_path, capsys):
     assert figures_main(["--tracking-uri", f"sqlite:///{tmp_path}/e.db",
                          "--out", str(tmp_path / "f")]) == 0
-    assert capsys.readouterr().out.count("skipped: no runs yet") == 4 + 5 + 1
+    assert capsys.readouterr().out.count("skipped: no runs with its metrics yet") == 4 + 5 + 1
 
 
 def test_the_newest_search_is_drawn_in_trial_order_with_its_pruned_trials(store, tmp_path):
