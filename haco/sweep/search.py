@@ -100,6 +100,9 @@ class SearchPlan:
             raise ConfigError(f"study.search.objective={self.objective} mode={self.mode}: the "
                               "objective must be a val/* metric (reported every epoch), the "
                               "mode max or min")
+        if cfg.sweep.rows is not None:
+            raise ConfigError("sweep.rows picks rows of a grid study; a search samples its "
+                              "trials: drop sweep.rows (study.search.samples sets how many)")
         seeds = seed_list(cfg.seeds)
         if len(seeds) != 1:
             raise ConfigError(f"seeds={cfg.seeds}: a search runs one seed per sample; give "

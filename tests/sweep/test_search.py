@@ -71,6 +71,7 @@ def test_a_search_runs_records_its_trials_and_writes_a_best_config(study, capsys
      "train.epochs must be >= 1"),
     (["study.search.objective=test/MOW/f1"], "val/\\* metric"),
     (["seeds=2"], "one seed per sample"),
+    (["sweep.rows=[x]"], "drop sweep.rows"),
     (["budget.usd=-1"], "budget.usd=-1"),
 ])
 def test_config_errors_stop_a_search_before_any_trial(study, tmp_path, overrides, message):
