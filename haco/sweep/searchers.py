@@ -69,4 +69,12 @@ class StudySearch(Searcher):
         job = self.jobs.get(trial_id)
         if job is not None:
             self.budget.charge(result or {}, job.spec.key)
+            if not error and ended_early(result or {}, job):
+                result = None  # a searcher reads None as pruned (Optuna: TrialState.PRUNED)
         self.inner.on_trial_complete(trial_id, result=result, error=error)
+
+
+def ended_early(result: dict, job) -> bool:
+    """Stopped by the scheduler before its last epoch: its last value is an intermediate
+    one, not comparable with the final values of trials that ran to the end."""
+    return int(result.get("epoch", 0)) < int(job.spec.config.train.epochs)
