@@ -54,8 +54,9 @@ def from_file(name: str, overrides: list[str], path: str) -> DictConfig:
                           "keys profile and loss, as every run's config.yaml has)")
     groups = [f"profile={saved.profile}", f"loss={saved.loss.name}"]
     defaults, asked = _compose(name, groups), _compose(name, groups + overrides)
+    before = _leaves(defaults)
     changed = OmegaConf.from_dotlist([f"{k}={v}" for k, v in _leaves(asked).items()
-                                      if _leaves(defaults).get(k, object()) != v])
+                                      if before.get(k) != v])  # what the overrides set
     OmegaConf.set_struct(defaults, True)
     try:
         return OmegaConf.merge(defaults, saved, changed)
