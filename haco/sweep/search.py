@@ -323,12 +323,11 @@ def print_plan(plan: SearchPlan, earlier: list, left: int, resources, where: str
     print(f"  ASHA: epochs {plan.epochs}, grace {cfg.study.search.asha.grace_period}, "
           f"reduction factor {cfg.study.search.asha.reduction_factor}")
     print(f"  Ray: {where}; {resources}")
-    from haco.sweep.launch import RULE_OF_THUMB_SECONDS
+    from haco.sweep.launch import seconds_per_trial
 
-    seconds = float(cfg.sweep.estimate_seconds or RULE_OF_THUMB_SECONDS.get(str(cfg.profile),
-                                                                            600))
-    print(f"  estimate: at most {left} x {seconds / 60:.1f} min = {left * seconds / 3600:.2f} "
-          "device-hours (pruned trials take less)")
+    seconds, source = seconds_per_trial(cfg, earlier)  # completed trials of this search
+    print(f"  estimate: at most {left} x {seconds / 60:.1f} min ({source}) = "
+          f"{left * seconds / 3600:.2f} device-hours (pruned trials take less)")
     print(f"  {Budget.from_cfg(cfg, resources.gpus).plan(left, seconds / 3600)}")
     print(f"  MLflow: experiment haco/{cfg.study.name} at {tracking.tracking_uri(cfg)}")
 
