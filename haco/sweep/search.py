@@ -2,7 +2,8 @@
 
     validate the space (every key a `train` key, both ends of every range a valid trial)
     earlier launches of the same search count: their ended trials reach TPE as known
-    points and come off `search.samples`, so a killed or budget-stopped search resumes
+    points and come off `search.samples`; trials a killed launch left unfinished are
+    proposed again first and continue from their checkpoints, in their own runs
     connect, plan, twins, then Ray Tune with OptunaSearch (TPE) and ASHA over `val/*`
     each proposal becomes a trial: its `train` config, an MLflow child run "trial NNN"
     after Tune: each trial's outcome (completed | pruned | failed) and objective in MLflow
@@ -163,7 +164,7 @@ def run_search(plan: SearchPlan, client, experiment: str, earlier: list, left: i
     from ray.tune.schedulers import ASHAScheduler
 
     from haco.sweep.launch import trial_errors, tune_until_done
-    from haco.sweep.searchers import StudySearch
+    from haco.sweep.searchers import Resuming, StudySearch
     from haco.sweep.trial import Job
 
     cfg, start = plan.cfg, time.monotonic()
@@ -172,10 +173,15 @@ def run_search(plan: SearchPlan, client, experiment: str, earlier: list, left: i
     study_runs.retire_stale(client, experiment, keep={parent})
     numbers = itertools.count(max((int(r.data.tags[TRIAL_TAG]) for r in earlier), default=0)
                               + 1)
+    unfinished = {_params_key(r): r for r in earlier  # killed before it was tagged: gone
+                  if run_outcome(r) not in ENDED and PARAMS_TAG in r.data.tags}
 
     def make_job(_, params: dict) -> Job:
-        spec = plan.trial(params, next(numbers))
-        run_id = study_runs.child_runs(client, experiment, cfg, [spec], parent, {})[spec.key]
+        resumed = unfinished.get(_params_key(params))  # same config: same checkpoint, run
+        number = int(resumed.data.tags[TRIAL_TAG]) if resumed else next(numbers)
+        spec = plan.trial(params, number)
+        run_id = study_runs.child_runs(client, experiment, cfg, [spec], parent,
+                                       {spec.key: resumed} if resumed else {})[spec.key]
         for key, value in {SEARCH_TAG: plan.id, TRIAL_TAG: spec.row.split()[-1],
                            PARAMS_TAG: json.dumps(params),
                            GOAL_TAG: f"{plan.mode} {plan.objective}"}.items():
@@ -183,7 +189,8 @@ def run_search(plan: SearchPlan, client, experiment: str, earlier: list, left: i
         return Job(spec, run_id, tracking.tracking_uri(cfg), bool(cfg.sweep.log_checkpoint),
                    resources.gpus)
 
-    search = StudySearch(optuna_search(plan, earlier), make_job,
+    pending = [json.loads(r.data.tags[PARAMS_TAG]) for r in unfinished.values()][:left]
+    search = StudySearch(Resuming(optuna_search(plan, earlier), pending), make_job,
                          Budget.from_cfg(cfg, resources.gpus))
     asha = cfg.study.search.asha
     scheduler = ASHAScheduler(time_attr="epoch", metric=plan.objective, mode=plan.mode,
@@ -253,6 +260,12 @@ def search_trials(client, experiment: str, search_id: str) -> list:
                               filter_string=f"tags.`{SEARCH_TAG}` = '{search_id}' and "
                                             f"tags.`{TRIAL_TAG}` != ''")
     return sorted(runs, key=lambda r: int(r.data.tags[TRIAL_TAG]))
+
+
+def _params_key(item) -> str:
+    """A trial's sampled values as one string (a run's tag, or the values themselves)."""
+    params = item if isinstance(item, dict) else json.loads(item.data.tags[PARAMS_TAG])
+    return json.dumps(params, sort_keys=True)
 
 
 def run_outcome(run) -> str:

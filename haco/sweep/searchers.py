@@ -30,6 +30,44 @@ class TrialList(Searcher):
         pass
 
 
+class Resuming(Searcher):
+    """Wraps a search: first proposes `pending` again (the trials an interrupted launch left
+    unfinished, so they continue from their checkpoints instead of being sampled anew),
+    then asks the search. What a re-proposed trial ends with reaches the search as an
+    evaluated point (it never proposed that trial in this process)."""
+
+    def __init__(self, inner: Searcher, pending: list[dict]):
+        super().__init__(metric=inner.metric, mode=inner.mode)
+        self.inner = inner
+        self.pending = list(pending)
+        self.resumed: dict[str, dict] = {}    # Tune trial id -> its parameters
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return self.inner.set_search_properties(metric, mode, config, **spec)
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return self.inner.set_max_concurrency(max_concurrent)
+
+    def suggest(self, trial_id: str):
+        if not self.pending:
+            return self.inner.suggest(trial_id)
+        self.resumed[trial_id] = self.pending.pop(0)
+        return dict(self.resumed[trial_id])
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id not in self.resumed:
+            self.inner.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        if trial_id not in self.resumed:
+            self.inner.on_trial_complete(trial_id, result=result, error=error)
+            return
+        params = self.resumed.pop(trial_id)
+        value = None if error or result is None else result.get(self.metric)
+        if error or result is None or value is not None:  # failed, pruned, or completed
+            self.inner.add_evaluated_point(params, value, error=error, pruned=result is None)
+
+
 class StudySearch(Searcher):
     """Wraps a searcher: each suggestion becomes {**params, "trial": key, "job": Job}, and
     nothing more is suggested once `budget` is spent (from the finished trials' cost)."""

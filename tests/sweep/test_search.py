@@ -61,6 +61,27 @@ def test_a_search_runs_records_its_trials_and_writes_a_best_config(study, capsys
     assert len(runs_of(cfg)[0]) == 5
 
 
+def test_a_trial_a_killed_launch_left_is_continued_not_sampled_anew(study):
+    """A SIGKILLed launch leaves its trial's run without an outcome (the next launch sets
+    it KILLED): the same command proposes that trial again, in its own run and number,
+    from its checkpoint, and TPE samples only what is left."""
+    cfg, args = study("hpo", "study.search.samples=2")
+    assert launch(cfg, args) == 0
+    client = tracking.client(cfg)
+    first = next(r for r in runs_of(cfg)[0] if r.data.tags["haco.hpo.trial"] == "001")
+    client.delete_tag(first.info.run_id, "haco.hpo.outcome")
+    client.set_terminated(first.info.run_id, status="KILLED")
+
+    assert launch(cfg, args) == 0
+    children, parents = runs_of(cfg)
+    assert len(children) == 2 and len(parents) == 2  # no new trial run
+    again = client.get_run(first.info.run_id)
+    assert again.info.status == "FINISHED" and again.data.tags["haco.hpo.outcome"] == "completed"
+    assert again.data.tags["haco.hpo.trial"] == "001"
+    assert again.data.tags["haco.attempts"] == "2"
+    assert again.data.tags["haco.resumed_at_epoch"] == "2"  # both epochs were checkpointed
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["study.search.space=[{key: train.lrr, dist: uniform, low: 0, high: 1}]"], "train.lrr"),
     (["study.search.space=[{key: train.lr, dist: normal, low: 0, high: 1}]"], "dist: one of"),

@@ -69,3 +69,27 @@ def test_trials_stopped_early_reach_the_search_as_pruned():
     assert inner.completed == [("full", {"epoch": 4, "val/f1": 0.3}, False),
                                ("cut", None, False),  # Optuna: TrialState.PRUNED
                                ("bad", {"epoch": 2, "val/f1": 0.1}, True)]
+
+
+def test_resumed_trials_come_first_and_reach_the_search_as_evaluated_points():
+    from haco.sweep.searchers import Resuming
+
+    class Known(Recorder):
+        def __init__(self):
+            super().__init__()
+            self.points = []
+
+        def add_evaluated_point(self, params, value, error=False, pruned=False):
+            self.points.append((params, value, error, pruned))
+
+    inner = Known()
+    search = Resuming(inner, [{"x": 10}, {"x": 11}, {"x": 12}])
+    assert [search.suggest(t) for t in ("a", "b", "c", "d")] == [
+        {"x": 10}, {"x": 11}, {"x": 12}, {"x": 1}]  # then the search's own proposals
+    search.on_trial_complete("a", {"val/f1": 0.4})
+    search.on_trial_complete("b", None)             # pruned
+    search.on_trial_complete("c", {"val/f1": 0.2}, error=True)
+    search.on_trial_complete("d", {"val/f1": 0.5})
+    assert inner.points == [({"x": 10}, 0.4, False, False), ({"x": 11}, None, False, True),
+                            ({"x": 12}, None, True, False)]
+    assert inner.completed == [("d", {"val/f1": 0.5}, False)]
