@@ -167,8 +167,8 @@ def report_end(budget: Budget, statuses: dict[str, str], not_started: list[Trial
         print(f"  not started ({len(not_started)}): "
               + ", ".join(f"{s.row} s{s.seed}" for s in not_started)
               + "; raise the budget and run the same command to run them")
-    failed = [k for k, s in statuses.items() if s != study_runs.FINISHED
-              and k not in {s.key for s in not_started}]
+    unstarted = {s.key for s in not_started}
+    failed = [k for k, s in statuses.items() if s != study_runs.FINISHED and k not in unstarted]
     return 0 if not failed and (not not_started or budget.spent_out()) else 1
 
 

@@ -30,23 +30,40 @@ class TrialList(Searcher):
         pass
 
 
-class Resuming(Searcher):
-    """Wraps a search: first proposes `pending` again (the trials an interrupted launch left
-    unfinished, so they continue from their checkpoints instead of being sampled anew),
-    then asks the search. What a re-proposed trial ends with reaches the search as an
-    evaluated point (it never proposed that trial in this process)."""
+class Wrapper(Searcher):
+    """A searcher around another: what Tune tells it goes on to `inner` unless the
+    subclass says otherwise (Ray's ConcurrencyLimiter is built the same way)."""
 
-    def __init__(self, inner: Searcher, pending: list[dict]):
+    def __init__(self, inner: Searcher):
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner = inner
-        self.pending = list(pending)
-        self.resumed: dict[str, dict] = {}    # Tune trial id -> its parameters
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return self.inner.set_search_properties(metric, mode, config, **spec)
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         return self.inner.set_max_concurrency(max_concurrent)
+
+    def suggest(self, trial_id: str):
+        return self.inner.suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self.inner.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        self.inner.on_trial_complete(trial_id, result=result, error=error)
+
+
+class Resuming(Wrapper):
+    """Wraps a search: first proposes `pending` again (the trials an interrupted launch left
+    unfinished, so they continue from their checkpoints instead of being sampled anew),
+    then asks the search. What a re-proposed trial ends with reaches the search as an
+    evaluated point (it never proposed that trial in this process)."""
+
+    def __init__(self, inner: Searcher, pending: list[dict]):
+        super().__init__(inner)
+        self.pending = list(pending)
+        self.resumed: dict[str, dict] = {}    # Tune trial id -> its parameters
 
     def suggest(self, trial_id: str):
         if not self.pending:
@@ -56,11 +73,11 @@ class Resuming(Searcher):
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id not in self.resumed:
-            self.inner.on_trial_result(trial_id, result)
+            super().on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
         if trial_id not in self.resumed:
-            self.inner.on_trial_complete(trial_id, result=result, error=error)
+            super().on_trial_complete(trial_id, result=result, error=error)
             return
         params = self.resumed.pop(trial_id)
         value = None if error or result is None else result.get(self.metric)
@@ -68,23 +85,16 @@ class Resuming(Searcher):
             self.inner.add_evaluated_point(params, value, error=error, pruned=result is None)
 
 
-class StudySearch(Searcher):
+class StudySearch(Wrapper):
     """Wraps a searcher: each suggestion becomes {**params, "trial": key, "job": Job}, and
     nothing more is suggested once `budget` is spent (from the finished trials' cost)."""
 
     def __init__(self, inner: Searcher, make_job: Callable[[str, dict], object],
                  budget: Budget):
-        super().__init__(metric=inner.metric, mode=inner.mode)
-        self.inner = inner
+        super().__init__(inner)
         self.make_job = make_job
         self.budget = budget
         self.jobs: dict[str, object] = {}    # Tune trial id -> Job
-
-    def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        return self.inner.set_search_properties(metric, mode, config, **spec)
-
-    def set_max_concurrency(self, max_concurrent: int) -> bool:
-        return self.inner.set_max_concurrency(max_concurrent)
 
     def started_keys(self) -> set[str]:
         """The trials handed to Tune so far."""
@@ -100,16 +110,13 @@ class StudySearch(Searcher):
         self.jobs[trial_id] = job
         return {**params, "trial": job.spec.key, "job": job}
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        self.inner.on_trial_result(trial_id, result)
-
     def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
         job = self.jobs.get(trial_id)
         if job is not None:
             self.budget.charge(result or {}, job.spec.key)
             if not error and ended_early(result or {}, job):
                 result = None  # a searcher reads None as pruned (Optuna: TrialState.PRUNED)
-        self.inner.on_trial_complete(trial_id, result=result, error=error)
+        super().on_trial_complete(trial_id, result=result, error=error)
 
 
 def ended_early(result: dict, job) -> bool:
