@@ -33,13 +33,18 @@ def load_checkpoint(path) -> dict:
 
 def load_trained(path):
     """(model in eval mode, the checkpoint's config) from a `haco train` checkpoint; the
-    backbone's pretrained file is not needed: the checkpoint holds every weight."""
+    backbone's pretrained file is not needed: the checkpoint holds every weight. A
+    threshold the run chose on validation (`model.threshold=val`) comes back as the
+    number it chose."""
     from omegaconf import OmegaConf
 
     from haco.model import model_from_config
+    from haco.train.evaluate import chooses_on_validation, decision_threshold
 
     saved = load_checkpoint(path)
     cfg = OmegaConf.create(saved["config"])
+    if chooses_on_validation(cfg):
+        cfg.model.threshold = decision_threshold(cfg, saved["history"])
     model = model_from_config(OmegaConf.merge(cfg, {"model": {"pretrained": None}}))
     model.load_state_dict(saved["model"])
     return model.eval(), cfg

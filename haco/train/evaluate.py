@@ -8,9 +8,23 @@ import torch
 
 from haco.metrics import SWEEP_THRESHOLDS, ContactMeter, threshold_for
 
+FROM_VALIDATION = "val"  # model.threshold: chosen where validation F1 peaks
 
-def decision_threshold(cfg) -> float:
-    """`model.threshold` if set, else the backbone's released threshold."""
+
+def chooses_on_validation(cfg) -> bool:
+    return str(cfg.model.threshold) == FROM_VALIDATION
+
+
+def decision_threshold(cfg, history: list[dict] | None = None) -> float:
+    """`model.threshold`: a number as it is; `val`: the threshold where F1 on the
+    validation mix peaked at the last epoch (`history`'s `val/best_threshold`; the
+    input-blind Vertex prior is thresholded the same way, so the two compare fairly);
+    null: the backbone's released threshold (the paper's protocol)."""
+    if chooses_on_validation(cfg):
+        if not history or "val/best_threshold" not in history[-1]:
+            raise ValueError("model.threshold=val needs validation (data.val) and a trained "
+                             "epoch; set model.threshold to a number or null otherwise")
+        return float(history[-1]["val/best_threshold"])
     return float(cfg.model.threshold or threshold_for(str(cfg.model.backbone)))
 
 

@@ -32,7 +32,12 @@ from haco.model.costs import count_params, gmacs, inference_fps, model_memory_mb
 from haco.train import data as trial_data
 from haco.train.checkpoint import LAST, load_checkpoint, save_checkpoint
 from haco.train.costs import PeakMemory, price
-from haco.train.evaluate import decision_threshold, evaluate, test_metrics
+from haco.train.evaluate import (
+    chooses_on_validation,
+    decision_threshold,
+    evaluate,
+    test_metrics,
+)
 from haco.train.progress import EpochProgress, epoch_line, interactive
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -63,6 +68,9 @@ def validate(cfg: DictConfig) -> None:
                           f"{cfg.train.precision!r}")
     if cfg.model.init not in INIT_KINDS:
         raise ConfigError(f"model.init must be one of {INIT_KINDS}, got {cfg.model.init!r}")
+    if chooses_on_validation(cfg) and not trial_data.dataset_names(cfg, "val"):
+        raise ConfigError("model.threshold=val chooses the threshold on validation, but "
+                          "data.val is empty; give data.val or a numeric model.threshold")
     if cfg.model.init == "mean" and not cfg.model.init_dataset:
         raise ConfigError("model.init=mean needs model.init_dataset, e.g. model.init_dataset=MOW")
     for key in ("model.pretrained", "hand.mano_path"):
@@ -235,9 +243,15 @@ def setup(cfg: DictConfig, on_step=None) -> Trial:
     if cfg.train.compile:
         model = torch.compile(model)
     return Trial(cfg, device, model, objective, optimizer, scheduler, train_loader,
-                 val_loader, decision_threshold(cfg), autocast_for(cfg, device),
+                 val_loader, initial_threshold(cfg), autocast_for(cfg, device),
                  interactive(cfg.train.progress), on_step, out_dir(cfg),
                  trial_data.imbalance_metrics(train_dirs), trial_data.contact_means(train_dirs))
+
+
+def initial_threshold(cfg) -> float:
+    """The threshold validation reports at before any epoch chose one (`val` mode reports
+    at the best threshold of each epoch instead)."""
+    return 0.5 if chooses_on_validation(cfg) else decision_threshold(cfg)
 
 
 def restore(trial: Trial) -> TrialState:
@@ -272,8 +286,11 @@ def validate_epoch(trial: Trial) -> dict[str, float]:
         return {}
     metrics, meter = evaluate(trial.model, trial.val_loader, trial.device, trial.threshold,
                               sweep=True, autocast=trial.autocast)
+    best = meter.best_threshold()
+    if chooses_on_validation(trial.cfg):  # report where the threshold the tests use peaks
+        metrics = next(row for row in meter.sweep() if row["threshold"] == best)
     out = {f"val/{k}": metrics[k] for k in ("precision", "recall", "f1")}
-    out["val/best_threshold"] = meter.best_threshold()
+    out["val/best_threshold"] = best
     return out
 
 
@@ -323,7 +340,9 @@ def final_metrics(trial: Trial, state: TrialState, peak_mb: float, threads: int,
                   heatmaps: dict) -> dict:
     last = state.history[-1]
     metrics = {k: v for k, v in last.items() if k != "train/epoch_seconds"}
-    metrics.update(test_metrics(trial.model, trial.cfg, trial.device, trial.threshold,
+    threshold = decision_threshold(trial.cfg, state.history)
+    metrics["eval/threshold"] = threshold
+    metrics.update(test_metrics(trial.model, trial.cfg, trial.device, threshold,
                                 trial.autocast, heatmaps))
     hours, usd = price(state.train_seconds, trial.device, trial.cfg.costs)
     metrics.update(static_costs(trial))

@@ -134,3 +134,21 @@ def test_threads_follow_the_trials_resources(smoke_cfg, monkeypatch):
         assert loop_module.set_threads(smoke_cfg("train.threads=2")) == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_threshold_chosen_on_validation_is_the_one_the_tests_use(smoke_cfg):
+    from haco.train.checkpoint import load_trained
+
+    cfg = smoke_cfg("model.threshold=val")
+    metrics = run(cfg)
+    history = json.loads((__import__("pathlib").Path(cfg.train.out_dir) / "history.json")
+                         .read_text())
+    assert metrics["eval/threshold"] == history[-1]["val/best_threshold"]
+    _, trained = load_trained(f"{cfg.train.out_dir}/last.pt")
+    assert trained.model.threshold == metrics["eval/threshold"]  # eval/predict reuse it
+
+
+def test_a_threshold_chosen_on_validation_needs_validation(smoke_cfg, monkeypatch):
+    monkeypatch.setattr(loop_module, "setup", lambda *a, **k: pytest.fail("setup ran"))
+    with pytest.raises(ConfigError, match="data.val is empty"):
+        run(smoke_cfg("model.threshold=val", "data.val=[]"))
