@@ -1,12 +1,15 @@
 """The `haco` command: `haco <group> <command> key=value ...`.
 
-Each command is a config name in haco/conf plus a function taking the composed config.
-Functions are imported lazily, so `haco data list` never pays for importing torch.
+Each command is a config name in haco/conf plus a function taking the composed config (and
+the overrides too, when it has a parameter `overrides`: a command that expands a study
+composes each trial's config from them, as a launch does). Functions are imported lazily,
+so `haco data list` never pays for importing torch.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 
 from haco.config import ConfigError, load_config
@@ -29,6 +32,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("eval",): ("eval", "haco.train.cli:eval_command"),
     ("predict",): ("predict", "haco.predict:predict_command"),
     ("ui",): ("ui", "haco.tracking:ui_command"),
+    ("baselines",): ("baselines", "haco.baselines:baselines_command"),
 }
 
 
@@ -90,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     module, function = target.split(":")
     try:
-        result = getattr(importlib.import_module(module), function)(cfg)
+        command = getattr(importlib.import_module(module), function)
+        takes_overrides = "overrides" in inspect.signature(command).parameters
+        result = command(cfg, overrides=overrides) if takes_overrides else command(cfg)
     except ConfigError as err:  # raised by a command's own validation, before it runs
         print(f"haco: {err}", file=sys.stderr)
         return 2

@@ -100,3 +100,30 @@ def config_hash(cfg: DictConfig, with_seed: bool = False) -> str:
         if isinstance(node, dict):
             node.pop(leaf, None)
     return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# Keys that decide the contact labels a trial reads: its splits, their sizes, the hand.
+# Not paths (data.root) nor worker counts: they change where the labels are, not what.
+DATA_KEYS = ("profile", "data.source", "data.seed", "data.train", "data.val", "data.test",
+             "data.twin_scale", "data.twin_min", "data.twin_max", "data.test_size",
+             "data.val_size", "hand.mano_path")
+
+
+def data_key(cfg: DictConfig) -> str:
+    """12 hex digits identifying the labels a trial trains, validates and tests on (MLflow
+    tag `haco.data_key` of trials and of the input-blind baselines of the same data).
+
+    Synthetic twins also carry their generator's version: a new generator makes new labels
+    under the same config, and baselines cached for the old ones must not be reused."""
+    import hashlib
+    import json
+
+    values = {key: OmegaConf.select(cfg, key, default=None) for key in DATA_KEYS}
+    values = {key: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
+              for key, v in values.items()}
+    if values["data.source"] == "synthetic":
+        from haco.data.synth import GENERATOR_VERSION
+
+        values["generator"] = GENERATOR_VERSION
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()
+                          ).hexdigest()[:12]

@@ -3,9 +3,12 @@
     experiment  haco/<study>                  one per study, created once up front
     parent run  one per launch                tags haco.study, haco.profile, git.sha
     child run   one per trial                 tags haco.{study,table,row,seed,config_hash,
-                                              profile,data}, git.{sha,dirty},
+                                              profile,data,data_key}, git.{sha,dirty},
                                               mlflow.parentRunId; params: the flattened
                                               config; metrics: per-epoch history + finals
+    baseline    one per data key and baseline tags haco.kind=baseline, haco.baseline,
+                (haco/baselines.py)           haco.{study,profile,data,data_key}, git.*; no
+                                              haco.row, so nothing counts it as a trial
 
 Metrics go through `log_batch` in chunks (one request per 1000 values, not one per key).
 The default store is `sqlite:///<project>/mlruns/mlflow.db` with artifacts under
@@ -22,10 +25,12 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from haco.config import config_hash
+from haco.config import config_hash, data_key
 from haco.paths import project_root
 
 BATCH_LIMIT = 1000       # MLflow's maximum metrics per log_batch request
+KIND_TAG, BASELINE_KIND = "haco.kind", "baseline"  # an input-blind baseline's run
+BASELINE_TAG = "haco.baseline"   # its name: All contact | Vertex prior
 PARAM_VALUE_LIMIT = 6000  # MLflow's maximum length of a param value
 
 
@@ -92,7 +97,8 @@ def git_state() -> dict[str, str]:
 def trial_tags(cfg, study: str, table: str, row: str, parent_run_id: str | None) -> dict:
     tags = {"haco.study": study, "haco.table": table, "haco.row": row,
             "haco.seed": str(cfg.seed), "haco.config_hash": config_hash(cfg),
-            "haco.profile": str(cfg.profile), "haco.data": str(cfg.data.source), **git_state()}
+            "haco.profile": str(cfg.profile), "haco.data": str(cfg.data.source),
+            "haco.data_key": data_key(cfg), **git_state()}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     return tags

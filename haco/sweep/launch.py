@@ -4,6 +4,7 @@
     look up MLflow: trials FINISHED before are skipped    (a finished study launches nothing)
     connect to Ray, resolve and check resources, print the plan (done, to run, estimate)
     build the synthetic twins the trials need             (cached)
+    the input-blind baselines of the trials' data         (seconds; cached in MLflow)
     one parent run per launch, one child run per trial    (reused when a launch resumes)
     Ray Tune runs the trials, retrying failures from their checkpoints
     settle: no run is left RUNNING; print the study's results
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 import re
 import signal
@@ -75,7 +77,7 @@ def launch(cfg: DictConfig, overrides: list[str]) -> int:
             study_runs.retire_stale(client, experiment, keep=set())
             print(f"study {cfg.study.name}: all {len(specs)} trials are FINISHED in MLflow "
                   f"({tracking.tracking_uri(cfg)}); nothing to launch")
-            print_results(cfg, specs, existing)
+            print_results(cfg, specs, existing, ensure_floor(cfg, client, experiment, specs))
             return 0
         where = connect(cfg)
         resources = wait_for_nodes(cfg)
@@ -84,11 +86,12 @@ def launch(cfg: DictConfig, overrides: list[str]) -> int:
         if cfg.sweep.dry_run:
             return 0
         prepare_data(todo)
-        return run_study(cfg, client, experiment, specs, todo, existing, resources)
+        floors = ensure_floor(cfg, client, experiment, specs)
+        return run_study(cfg, client, experiment, specs, todo, existing, resources, floors)
 
 
 def run_study(cfg, client, experiment: str, specs: list[TrialSpec], todo: list[TrialSpec],
-              existing: dict, resources: Resources) -> int:
+              existing: dict, resources: Resources, floors: dict | None = None) -> int:
     start = time.monotonic()
     parent = study_runs.start_parent(client, experiment, cfg, len(todo), len(specs) - len(todo))
     run_ids = study_runs.child_runs(client, experiment, cfg, todo, parent, existing)
@@ -109,7 +112,7 @@ def run_study(cfg, client, experiment: str, specs: list[TrialSpec], todo: list[T
                                      {k: stopped or "user" for k in not_started})
         study_runs.finish_parent(client, parent, statuses, time.monotonic() - start,
                                  stopped, search.budget)
-    print_results(cfg, specs, study_runs.study_runs(client, experiment))
+    print_results(cfg, specs, study_runs.study_runs(client, experiment), floors)
     return report_end(search.budget, statuses, [s for s in todo if s.key in not_started])
 
 
@@ -228,6 +231,26 @@ def prepare_data(todo: list[TrialSpec]) -> None:
                    progress=True)
 
 
+def ensure_floor(cfg, client, experiment: str, specs: list[TrialSpec]) -> dict:
+    """{data key: DataBaselines}: the input-blind baselines of the data the trials read
+    (haco/baselines.py), computed once per data key and then reused from MLflow. A failure
+    costs the floor, not the launch: it is reported, and `haco baselines` retries it."""
+    from haco import baselines
+
+    try:
+        found = baselines.ensure(client, experiment, str(cfg.study.name),
+                                 [s.config for s in specs])
+    except Exception as err:  # noqa: BLE001 - the trials matter more than their floor
+        print(f"baselines: not computed ({type(err).__name__}: {err}); the tables lack the "
+              f"floor until `haco baselines study={cfg.study.name}` succeeds", file=sys.stderr)
+        return {}
+    computed = sum(f.computed for f in found.values())
+    print(f"baselines (the input-blind floor): {computed} computed, "
+          f"{len(baselines.NAMES) * len(found) - computed} reused from MLflow, "
+          f"for {len(found)} data key(s)")
+    return found
+
+
 def splits_read(cfg) -> dict[str, list[str]]:
     """{split: dataset names} one trial reads (init=mean reads its dataset's train split)."""
     from haco.train.data import dataset_names
@@ -286,9 +309,10 @@ def print_plan(cfg, specs, todo, existing, resources: Resources, where: str,
         print(f"    {spec.row:<24} seed {spec.seed:<3} {state}")
 
 
-def print_results(cfg, specs: list[TrialSpec], runs: dict) -> None:
-    """Each trial's status and the study's metric (`test/*/f1`: every test set)."""
-    pattern = re.compile("^" + re.escape(str(cfg.study.metric)).replace(r"\*", "[^/]+") + "$")
+def print_results(cfg, specs: list[TrialSpec], runs: dict, floors: dict | None = None) -> None:
+    """Each trial's status and the study's metric (`test/*/f1`: every test set); then the
+    input-blind floor per test set and the rows that do not clear it."""
+    pattern = metric_pattern(cfg)
     print(f"results of {cfg.study.name} ({cfg.study.metric}):")
     for spec in specs:
         run = runs.get(spec.key)
@@ -298,6 +322,54 @@ def print_results(cfg, specs: list[TrialSpec], runs: dict) -> None:
         values = {k: v for k, v in run.data.metrics.items() if pattern.match(k)}
         shown = "  ".join(f"{k} {v:.3f}" for k, v in sorted(values.items()))
         print(f"    {spec.row:<24} seed {spec.seed:<3} {run.info.status:<9} {shown}")
+    if floors:
+        print_floor(cfg, specs, runs, floors)
+
+
+def metric_pattern(cfg) -> re.Pattern:
+    """`study.metric` as a regex (`test/*/f1`: any one test set)."""
+    return re.compile("^" + re.escape(str(cfg.study.metric)).replace(r"\*", "[^/]+") + "$")
+
+
+def print_floor(cfg, specs: list[TrialSpec], runs: dict, floors: dict) -> None:
+    """The floor of every test set the study's metric names, per data key, and each row
+    (mean F1 over its finished seeds) that does not clear it (haco/report/floor.py)."""
+    from haco.config import data_key
+    from haco.report import floor
+
+    pattern, several = metric_pattern(cfg), len(floors) > 1
+    verdicts, under = [], []
+    for key, found in floors.items():
+        tests = sorted({k.split("/")[1] for m in found.metrics.values() for k in m
+                        if pattern.match(k)})
+        shown = [(t, found.floor(t)) for t in tests if found.floor(t)]
+        label = f" (train {found.train})" if several else ""
+        print(f"  input-blind floor{label}: " + "  ".join(
+            f"{t} {f1:.3f} ({name})" for t, (f1, name) in shown))
+        for row in dict.fromkeys(s.row for s in specs if data_key(s.config) == key):
+            seeds = [runs.get(s.key) for s in specs if s.row == row]
+            for test, (f1, _) in shown:
+                verdict, text = row_verdict(seeds, test, f1)
+                verdicts.append(verdict)
+                if verdict is False:
+                    under.append(f"{row} on {test} ({text} vs {f1:.3f})")
+    print(f"  {floor.summary(verdicts)}" + (
+        f"; not clearing it: {'; '.join(under)}: a row under the floor measures its "
+        "loss's bias, not what it learned" if under else ""))
+
+
+def row_verdict(seeds: list, test: str, floor_f1: float) -> tuple[bool | None, str]:
+    """(whether a row clears `floor_f1` on `test`, its F1 as `mean ± std`) over the
+    FINISHED runs of its seeds (haco/report/floor.py: clears)."""
+    from haco.report.floor import clears
+
+    metric = f"test/{test}/f1"
+    values = [r.data.metrics[metric] for r in seeds if r is not None
+              and r.info.status == study_runs.FINISHED and metric in r.data.metrics]
+    mean = statistics.fmean(values) if values else math.nan
+    std = statistics.stdev(values) if len(values) > 1 else math.nan
+    text = f"{mean:.3f}" + (f" ± {std:.3f}" if len(values) > 1 else "")
+    return clears(mean, std, len(values), floor_f1), text
 
 
 def _status(run) -> str | None:

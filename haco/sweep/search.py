@@ -4,7 +4,8 @@
     earlier launches of the same search count: their ended trials reach TPE as known
     points and come off `search.samples`; trials a killed launch left unfinished are
     proposed again first and continue from their checkpoints, in their own runs
-    connect, plan, twins, then Ray Tune with OptunaSearch (TPE) and ASHA over `val/*`
+    connect, plan, twins, the input-blind baselines, then Ray Tune with OptunaSearch (TPE)
+    and ASHA over `val/*`
     each proposal becomes a trial: its `train` config, an MLflow child run "trial NNN"
     after Tune: each trial's outcome (completed | pruned | failed) and objective in MLflow
     the best completed trial: printed, and written as a config `haco train` runs
@@ -136,7 +137,7 @@ class SearchPlan:
 
 def launch_search(cfg, overrides: list[str]) -> int:
     """Run (or resume) the search; 0 when it ends with a best configuration."""
-    from haco.sweep.launch import prepare_data, study_lock
+    from haco.sweep.launch import ensure_floor, prepare_data, study_lock
     from haco.sweep.resources import connect, wait_for_nodes
 
     plan = SearchPlan(cfg, overrides)
@@ -156,6 +157,7 @@ def launch_search(cfg, overrides: list[str]) -> int:
         if cfg.sweep.dry_run:
             return 0
         prepare_data([plan.base])
+        ensure_floor(cfg, client, experiment, [plan.base])  # every trial reads its data
         return run_search(plan, client, experiment, earlier, left, resources)
 
 

@@ -116,7 +116,8 @@ def study_runs(client) -> tuple[list, list]:
     experiment = client.get_experiment_by_name("haco/sampling")
     if experiment is None:
         return [], []
-    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    runs = [r for r in client.search_runs([experiment.experiment_id], max_results=1000)
+            if r.data.tags.get("haco.kind") != "baseline"]  # the input-blind floor's runs
     children = [r for r in runs if "haco.row" in r.data.tags]
     return children, [r for r in runs if r not in children]
 

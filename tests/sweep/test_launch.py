@@ -20,12 +20,16 @@ ROWS = {  # two cells of each study, small backbones only
 }
 
 
-def runs_of(cfg):
+def runs_of(cfg, kind=None):
+    """(trial runs, launch runs) of the study; kind="baseline": its baseline runs."""
     client = tracking.client(cfg)
     experiment = client.get_experiment_by_name(f"haco/{cfg.study.name}")
     if experiment is None:
         return [], []
     runs = client.search_runs([experiment.experiment_id])
+    if kind == "baseline":
+        return [r for r in runs if r.data.tags.get("haco.kind") == "baseline"]
+    runs = [r for r in runs if r.data.tags.get("haco.kind") != "baseline"]
     children = [r for r in runs if "haco.row" in r.data.tags]
     return children, [r for r in runs if r not in children]
 
@@ -66,10 +70,44 @@ def test_a_study_runs_logs_the_schema_and_a_rerun_launches_nothing(study, name, 
         assert metrics["sweep/trial_seconds"] > 0
     seconds, source = seconds_per_trial(cfg, children)  # the next plan's estimate
     assert source == "median of 2 finished runs" and 0 < seconds < 600
-    capsys.readouterr()
+    keys = {r.data.tags["haco.data_key"] for r in children}  # datasets: one per mix
+    baselines = runs_of(cfg, "baseline")
+    assert len(baselines) == 2 * len(keys) and {r.info.status for r in baselines} == {"FINISHED"}
+    assert {r.data.tags["haco.data_key"] for r in baselines} == keys
+    out = capsys.readouterr().out
+    assert f"baselines (the input-blind floor): {2 * len(keys)} computed, 0 reused" in out
+    assert "input-blind floor" in out and "rows clear the floor" in out
     assert launch(cfg, args) == 0  # everything FINISHED: nothing launched, no new run
-    assert "nothing to launch" in capsys.readouterr().out
-    assert [len(r) for r in runs_of(cfg)] == [2, 1]
+    out = capsys.readouterr().out
+    assert "nothing to launch" in out and f"0 computed, {2 * len(keys)} reused" in out
+    assert [len(r) for r in runs_of(cfg)] == [2, 1] and len(runs_of(cfg, "baseline")) == \
+        len(baselines)
+
+
+def test_the_summary_shows_the_floor_and_the_rows_that_do_not_clear_it(capsys):
+    from types import SimpleNamespace
+
+    from haco.baselines import DataBaselines
+    from haco.config import data_key, load_config
+    from haco.sweep.launch import print_results
+    from haco.sweep.study import expand
+
+    args = ["study=losses", "profile=smoke", "sweep.rows=[CE loss,'VCB loss (Ours)']", "seeds=2"]
+    cfg = load_config("sweep", args)
+    specs = expand(cfg, args)
+    f1 = {"CE loss": [0.30, 0.45], "VCB loss (Ours)": [0.50, 0.52]}  # CE: 0.375 ± 0.106
+    runs = {s.key: SimpleNamespace(info=SimpleNamespace(status="FINISHED"), data=SimpleNamespace(
+        metrics={"test/MOW/f1": f1[s.row][s.seed], "test/HIC/f1": 0.0})) for s in specs}
+    key = data_key(specs[0].config)
+    floors = {key: DataBaselines(key, "all", {
+        "All contact": {"test/MOW/f1": 0.33, "test/HIC/f1": 0.1},
+        "Vertex prior": {"test/MOW/f1": 0.41, "test/HIC/f1": 0.2}})}
+    print_results(cfg, specs, runs, floors)
+    out = capsys.readouterr().out
+    assert "input-blind floor: MOW 0.410 (Vertex prior)" in out
+    assert "HIC" not in out  # the study's metric is test/MOW/f1
+    assert "1 of 2 rows clear the floor; not clearing it: CE loss on MOW (0.375 ± 0.106 vs " \
+           "0.410)" in out
 
 
 def test_adding_seeds_launches_only_the_missing_trials(study):

@@ -1,0 +1,294 @@
+"""Input-blind baselines: the floor a trained model must clear, computed without training.
+
+    All contact    every vertex predicted in contact (probability 1 everywhere)
+    Vertex prior   the training mix's per-vertex contact frequency (the map of
+                   haco.train.data.label_stats that the `reg` loss pulls towards), in contact
+                   where it is >= a threshold: the prior value with the best F1 on the
+                   validation splits (`data.val`), never on a test split
+
+Both are scored with the paper's protocol (haco.metrics.contact_prf) on exactly the splits a
+trial reads: a trained row that does not beat them has learned nothing from the image that
+a constant prediction does not give (haco/report/floor.py states the rule).
+
+MLflow, in the study's experiment: one FINISHED run per data key (haco.config.data_key) and
+baseline, named `baseline: <name>`; tags haco.kind=baseline, haco.baseline,
+haco.{study,profile,data,data_key}, haco.baseline_version, haco.baseline.threshold_on, git.*,
+and never haco.row, so neither the launcher nor the reports count it as a trial; params the
+data keys; metrics test/<set>/{precision,recall,f1,count}, val/{precision,recall,f1,count}
+and, for the Vertex prior, baseline/threshold. A FINISHED run of the same data key, baseline
+and version is reused, never logged twice.
+
+Run: haco baselines study=<study> [profile=quick other overrides]   (every launch does it too)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from haco import tracking
+from haco.config import DATA_KEYS, ConfigError, data_key
+from haco.metrics import contact_prf, threshold_sweep
+
+NAMES = ("All contact", "Vertex prior")
+VERSION = "1"  # bump when what a baseline computes changes: older cached runs are then redone
+VERSION_TAG = "haco.baseline_version"
+THRESHOLD_ON_TAG = "haco.baseline.threshold_on"  # val, or train when data.val is empty
+THRESHOLD = "baseline/threshold"
+ALL_CONTACT_THRESHOLD = 0.5  # any threshold in (0, 1] predicts every vertex of probability 1
+SWEEP_ELEMENTS = 40_000_000  # thresholds x samples x vertices per sweep step (memory bound)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The contact labels of one data key."""
+
+    train_dirs: list[Path]       # training split directories (the prior comes from them)
+    val: np.ndarray              # (N_val, 778) bool, every validation split stacked
+    test: dict[str, np.ndarray]  # test set (paper name) -> (N, 778) bool
+
+
+@dataclass(frozen=True)
+class Baseline:
+    name: str                    # All contact | Vertex prior
+    metrics: dict[str, float]    # test/<set>/*, val/*, baseline/threshold
+    threshold_on: str = "-"      # the labels its threshold was chosen on: val | train | -
+
+
+@dataclass
+class DataBaselines:
+    """The baselines of one data key, as logged in MLflow."""
+
+    key: str                     # haco.config.data_key
+    train: str                   # the training mix, e.g. HS+HO (a label when mixes differ)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> metrics
+    computed: int = 0            # runs logged by this call (0: all reused)
+
+    def floor(self, test: str) -> tuple[float, str] | None:
+        """(the better F1 on `test`, that baseline's name), or None without one."""
+        scores = [(m.get(f"test/{test}/f1", math.nan), name) for name, m in self.metrics.items()]
+        scores = [s for s in scores if not math.isnan(s[0])]
+        return max(scores) if scores else None
+
+
+# ---------------------------------------------------------------------------- compute
+
+
+def contacts(split_dirs) -> np.ndarray:
+    """(N, 778) bool labels of the given splits, stacked (N = 0 for none)."""
+    from haco.data.shards import SplitReader
+
+    matrices = [SplitReader(d).contacts_matrix() for d in split_dirs]
+    return np.concatenate(matrices) if matrices else np.zeros((0, 778), bool)
+
+
+def read_labels(cfg: DictConfig) -> Labels:
+    """The labels a trial of `cfg` reads (twins are generated first when missing; a real
+    split not imported yet raises FileNotFoundError naming it)."""
+    from haco.train.data import dataset_names, split_dirs
+
+    train = split_dirs(cfg, dataset_names(cfg, "train"), "train")
+    val_names = dataset_names(cfg, "val")
+    val = split_dirs(cfg, val_names, "val") if val_names else {}
+    test = split_dirs(cfg, dataset_names(cfg, "test"), "test")
+    return Labels(list(train.values()), contacts(val.values()),
+                  {name.split(":")[-1]: contacts([d]) for name, d in test.items()})
+
+
+def vertex_prior(cfg: DictConfig, train_dirs: list[Path]) -> np.ndarray:
+    """(778,) float32: each vertex's contact frequency over the training mix, as the
+    trainer computes it. float32, like a model's probabilities: every threshold tried is
+    then exactly one of its values, in the sweep and in the final score alike."""
+    from haco.hand import load_hand
+    from haco.train.data import label_stats
+
+    stats = label_stats(train_dirs, load_hand(cfg.hand.mano_path).regressors)
+    return np.asarray(stats.contact_mean, dtype=np.float32)
+
+
+def constant(probs: np.ndarray, n: int) -> torch.Tensor:
+    """(n, 778): the same (778,) probabilities for every sample (a view, not n copies)."""
+    return torch.from_numpy(np.ascontiguousarray(probs)).expand(n, -1)
+
+
+def best_threshold(prior: np.ndarray, labels: np.ndarray) -> float:
+    """The value t of `prior` (778,) whose prediction `prior >= t` has the best F1 on
+    `labels` (N, 778): every distinct value is tried, so the optimum is exact; the lowest
+    wins a tie. Raises ValueError when no sample of `labels` has contact (no F1 to rank)."""
+    candidates = [float(t) for t in np.unique(prior)]  # ascending
+    probs = constant(prior, len(labels))
+    step = max(1, SWEEP_ELEMENTS // max(labels.size, 1))
+    best, best_f1 = candidates[0], -math.inf
+    for start in range(0, len(candidates), step):
+        for row in threshold_sweep(probs, labels, candidates[start:start + step]):
+            if row["f1"] > best_f1:  # NaN (no contact sample) never wins
+                best, best_f1 = row["threshold"], row["f1"]
+    if best_f1 == -math.inf:
+        raise ValueError("the Vertex prior threshold is chosen on samples with contact, and "
+                         f"these {len(labels)} samples have none: give data.val splits that "
+                         "contain contact")
+    return best
+
+
+def score(probs: np.ndarray, labels: np.ndarray, threshold: float, prefix: str) -> dict:
+    """`<prefix>/{precision,recall,f1,count}` of `probs` (778,) on `labels` (N, 778)."""
+    found = contact_prf(constant(probs, len(labels)), labels, threshold)
+    return {f"{prefix}/{k}": float(v) for k, v in found.items()}
+
+
+def evaluate(probs: np.ndarray, labels: Labels, threshold: float) -> dict[str, float]:
+    """Test metrics on every test set, and validation metrics when there are val splits."""
+    metrics = {}
+    for name, test in labels.test.items():
+        metrics.update(score(probs, test, threshold, f"test/{name}"))
+    if len(labels.val):
+        metrics.update(score(probs, labels.val, threshold, "val"))
+    return metrics
+
+
+def compute(cfg: DictConfig) -> list[Baseline]:
+    """Both baselines on the data of `cfg` (a trial's config): seconds, no training."""
+    labels = read_labels(cfg)
+    prior = vertex_prior(cfg, labels.train_dirs)
+    # Validation labels choose the threshold; without val splits the training labels do
+    # (still never a test label).
+    on = "val" if len(labels.val) else "train"
+    threshold = best_threshold(prior, labels.val if on == "val" else contacts(labels.train_dirs))
+    everything = np.ones(prior.shape, np.float32)
+    return [Baseline("All contact", evaluate(everything, labels, ALL_CONTACT_THRESHOLD)),
+            Baseline("Vertex prior", {**evaluate(prior, labels, threshold),
+                                      THRESHOLD: threshold}, on)]
+
+
+# ---------------------------------------------------------------------------- MLflow
+
+
+def cached(client, experiment_id: str, key: str) -> dict[str, object]:
+    """{baseline name: newest FINISHED run} of data `key` at this VERSION."""
+    query = (f"tags.`{tracking.KIND_TAG}` = '{tracking.BASELINE_KIND}' and "
+             f"tags.`haco.data_key` = '{key}' and tags.`{VERSION_TAG}` = '{VERSION}' and "
+             "attributes.status = 'FINISHED'")
+    found: dict[str, object] = {}
+    for run in client.search_runs([experiment_id], filter_string=query, max_results=1000,
+                                  order_by=["attributes.start_time DESC"]):
+        found.setdefault(run.data.tags.get(tracking.BASELINE_TAG), run)
+    return found
+
+
+def run_tags(cfg: DictConfig, study: str, baseline: Baseline) -> dict[str, str]:
+    return {tracking.KIND_TAG: tracking.BASELINE_KIND, tracking.BASELINE_TAG: baseline.name,
+            "haco.study": study, "haco.profile": str(cfg.profile),
+            "haco.data": str(cfg.data.source), "haco.data_key": data_key(cfg),
+            VERSION_TAG: VERSION, THRESHOLD_ON_TAG: baseline.threshold_on,
+            **tracking.git_state()}
+
+
+def log(client, experiment_id: str, cfg: DictConfig, study: str, baseline: Baseline) -> str:
+    """One FINISHED run holding `baseline` (computed beforehand); its id. Should logging
+    fail, the run ends FAILED: a cache lookup never mistakes it for a result."""
+    run_id = client.create_run(experiment_id, tags=run_tags(cfg, study, baseline),
+                               run_name=f"baseline: {baseline.name}").info.run_id
+    try:
+        tracking.log_dict_params(client, run_id, {k: _text(OmegaConf.select(cfg, k))
+                                                  for k in DATA_KEYS})
+        tracking.log_metrics(client, run_id, baseline.metrics)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id
+
+
+def mix(train) -> str:
+    """`data.train` as Table 4 prints a mix: [HS, HO] -> HS+HO; all -> all."""
+    return "+".join(map(str, train)) if OmegaConf.is_list(train) else str(train)
+
+
+def _text(value) -> str:
+    return str(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)
+
+
+def ensure(client, experiment_id: str, study: str,
+           configs: list[DictConfig]) -> dict[str, DataBaselines]:
+    """{data key: its baselines} for the data of `configs` (trials' configs; one
+    computation per distinct data key), computing and logging only what MLflow lacks."""
+    firsts: dict[str, DictConfig] = {}
+    for cfg in configs:
+        firsts.setdefault(data_key(cfg), cfg)
+    out = {}
+    for key, cfg in firsts.items():
+        runs = cached(client, experiment_id, key)
+        missing = [name for name in NAMES if name not in runs]
+        if missing:  # compute everything before creating a run
+            fresh = {b.name: b for b in compute(cfg)}
+            for name in missing:
+                run_id = log(client, experiment_id, cfg, study, fresh[name])
+                runs[name] = client.get_run(run_id)
+        out[key] = DataBaselines(key, mix(cfg.data.train),
+                                 {name: dict(runs[name].data.metrics) for name in NAMES},
+                                 len(missing))
+    return out
+
+
+# ---------------------------------------------------------------------------- command
+
+
+def trial_configs(cfg: DictConfig, overrides: list[str]) -> tuple[list[DictConfig], list[str]]:
+    """(the configs of the study's trials, their row labels); a search: its base trial."""
+    if cfg.study.get("search"):
+        from haco.sweep.search import SearchPlan
+
+        base = SearchPlan(cfg, overrides).base
+        return [base.config], ["(search)"]
+    from haco.sweep.study import expand
+
+    specs = expand(cfg, overrides)
+    return [s.config for s in specs], [s.row for s in specs]
+
+
+def baselines_command(cfg: DictConfig, overrides: list[str]) -> int:
+    """`haco baselines study=<study> [overrides]`: the study's baselines, computed where
+    MLflow lacks them, printed as a short table."""
+    from haco.sweep.launch import study_lock
+
+    configs, rows = trial_configs(cfg, overrides)
+    client = tracking.client(cfg)
+    experiment = tracking.experiment_id(client, cfg, str(cfg.study.name))
+    try:
+        with study_lock(cfg):  # a launch of the study computes them itself
+            found = ensure(client, experiment, str(cfg.study.name), configs)
+    except FileNotFoundError as err:  # real data not imported
+        raise ConfigError(str(err)) from None
+    row_keys = {}
+    for config, row in zip(configs, rows, strict=True):
+        row_keys.setdefault(data_key(config), []).append(row)
+    print(f"input-blind baselines of study {cfg.study.name} (profile {cfg.profile}, data "
+          f"{cfg.data.source}; MLflow experiment haco/{cfg.study.name} at "
+          f"{tracking.tracking_uri(cfg)}):")
+    for key, baselines in found.items():
+        print_baselines(baselines, sorted(set(row_keys[key]), key=row_keys[key].index))
+    print("A trained row clears the floor when its F1 beats the better of the two on its "
+          "test set by more than its seed std.")
+    return 0
+
+
+def print_baselines(found: DataBaselines, rows: list[str], out=None) -> None:
+    state = f"{found.computed} computed" if found.computed else "reused"
+    print(f"  data {found.key} (train {found.train}; rows: {', '.join(rows)}): {state}",
+          file=out)
+    tests = sorted({k.split("/")[1] for m in found.metrics.values() for k in m
+                    if k.startswith("test/")})
+    print(f"    {'baseline':<14}{'threshold':>10}  "
+          + "  ".join(f"{t + ' P/R/F1':<20}" for t in tests) + "  val F1", file=out)
+    for name, metrics in found.metrics.items():
+        threshold = metrics.get(THRESHOLD)
+        cells = ["/".join(f"{metrics.get(f'test/{t}/{m}', math.nan):.3f}"
+                          for m in ("precision", "recall", "f1")) for t in tests]
+        print(f"    {name:<14}{'-' if threshold is None else f'{threshold:.4f}':>10}  "
+              + "  ".join(f"{c:<20}" for c in cells)
+              + f"  {metrics.get('val/f1', math.nan):.3f}", file=out)
