@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from haco.report import render
-from haco.report.runs import load_runs, load_search, pick
+from haco.report.runs import load_baselines, load_runs, load_search, pick, pick_baselines
 from haco.report.tables import TABLES, build
 
 STUDIES = ("losses", "backbones", "datasets", "sampling", "init")
@@ -47,13 +47,21 @@ def tables_main(argv: list[str] | None = None) -> int:
         if spec.study not in studies:
             continue
         if spec.study not in cache:
-            cache[spec.study] = pick(load_runs(uri, spec.study), args.profile, args.data)
-        runs, profile, data = cache[spec.study]
-        table = build(spec, runs)
+            cache[spec.study] = study_frames(uri, spec.study, args.profile, args.data)
+        runs, baselines, profile, data = cache[spec.study]
+        table = build(spec, runs, baselines)
         print(render.markdown(spec, table, profile, data))
         render.write(spec, table, profile, data, args.out.resolve(), formats)
     print(f"written to {args.out.resolve()} ({', '.join(formats)})", file=sys.stderr)
     return 0
+
+
+def study_frames(uri: str, study: str, profile: str | None = None, data: str | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None, str | None]:
+    """(trial runs, input-blind baselines, profile, data) of one study: the runs of one
+    profile and data source (`pick`) and the baselines of the same."""
+    runs, profile, data = pick(load_runs(uri, study), profile, data)
+    return runs, pick_baselines(load_baselines(uri, study), profile, data), profile, data
 
 
 def figures_main(argv: list[str] | None = None) -> int:
@@ -68,16 +76,19 @@ def figures_main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     uri = args.tracking_uri or default_tracking_uri()
     out = args.out.resolve()
-    runs = {s: pick(load_runs(uri, s), args.profile, args.data)[0]
-            for s in (args.study or STUDIES)}
+    frames = {s: study_frames(uri, s, args.profile, args.data) for s in (args.study or STUDIES)}
+    runs = {s: frame[0] for s, frame in frames.items()}
+    floors = {s: frame[1] for s, frame in frames.items()}
     hand = load_hand()
     empty = pd.DataFrame()
     made = {
         "figure 1": figures.figure1_imbalance(runs.get("losses", empty),
                                               training_means(uri, runs.get("losses", empty)),
                                               hand, out),
-        "loss bars": figures.loss_bars(runs.get("losses", empty), out),
-        "backbone Pareto": figures.backbone_pareto(runs.get("backbones", empty), out),
+        "loss bars": figures.loss_bars(runs.get("losses", empty), out,
+                                       floors.get("losses")),
+        "backbone Pareto": figures.backbone_pareto(runs.get("backbones", empty), out,
+                                                   floors.get("backbones")),
         "region heatmaps": figures.region_heatmaps(runs.get("losses", empty), hand, out),
     }
     client = MlflowClient(uri)

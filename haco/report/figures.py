@@ -1,8 +1,10 @@
 """The paper's figures from MLflow: PNG and PDF, each from the same frames as the tables.
 
     figure1_imbalance   measured vs reported non-contact:contact ratios; mean contact maps
-    loss_bars           precision / recall / F1 per loss, error bars over seeds
-    backbone_pareto     F1 against fps, GFLOPs and training memory; the Pareto front
+    loss_bars           precision / recall / F1 per loss, error bars over seeds, and the
+                        input-blind floor
+    backbone_pareto     F1 against fps, GFLOPs and training memory; the Pareto front and
+                        the input-blind floor
     region_heatmaps     per-region F1 on the hand, one hand per loss
     learning_curves     validation F1 per epoch, one line per row, per study
     search_progress     a search's objective per trial in TPE's order, pruned trials
@@ -83,8 +85,23 @@ def _hand_grid(hand, values: dict[str, np.ndarray], what: str, vmax: float | Non
     return fig
 
 
-def loss_bars(runs: pd.DataFrame, out: Path) -> list[Path] | None:
-    table = build(TABLES["table3"], runs)
+def floor_line(ax, table: pd.DataFrame) -> None:
+    """The input-blind floor of a built table (its best baseline F1) as a labelled
+    horizontal line; nothing without baseline rows."""
+    from haco.report.floor import LABEL
+
+    found = table.loc[table["baseline"].astype(bool), ["Row", "F1"]].dropna()
+    if found.empty:
+        return
+    best = found.loc[found["F1"].idxmax()]
+    ax.axhline(best["F1"], color="0.35", linestyle=":", linewidth=1.2, zorder=1,
+               label=f"{LABEL.lower()}: {best['Row']} F1 {best['F1']:.3f}")
+
+
+def loss_bars(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = None
+              ) -> list[Path] | None:
+    built = build(TABLES["table3"], runs, baselines)
+    table = built[~built["baseline"].astype(bool)].reset_index(drop=True)
     if table["F1"].isna().all():
         return None
     plt = _plt()
@@ -95,6 +112,7 @@ def loss_bars(runs: pd.DataFrame, out: Path) -> list[Path] | None:
                capsize=2, label=metric)
     ax.scatter(x + 0.27, table["F1 paper"], marker="_", s=200, color="k", zorder=3,
                label="paper F1")
+    floor_line(ax, built)
     ax.set_xticks(x, table["Row"], rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.legend(ncol=4, fontsize=8)
@@ -115,8 +133,10 @@ def pareto_front(cost: np.ndarray, f1: np.ndarray, lower_is_better: bool) -> np.
     return np.array(front, dtype=int)
 
 
-def backbone_pareto(runs: pd.DataFrame, out: Path) -> list[Path] | None:
-    scores = build(TABLES["tableA2"], runs)
+def backbone_pareto(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = None
+                    ) -> list[Path] | None:
+    built = build(TABLES["tableA2"], runs, baselines)
+    scores = built[~built["baseline"].astype(bool)].reset_index(drop=True)
     costs = build(TABLES["tableA3"], runs)
     have = scores["F1"].notna().to_numpy()
     if not have.any():
@@ -133,6 +153,7 @@ def backbone_pareto(runs: pd.DataFrame, out: Path) -> list[Path] | None:
             ax.annotate(n, (c, f), fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = pareto_front(cost, f1, lower)
         ax.plot(cost[front], f1[front], "r--", label="Pareto front")
+        floor_line(ax, built)
         ax.set_xlabel(column + (" (lower is better)" if lower else " (higher is better)"))
         ax.set_ylabel("MOW F1")
         ax.set_xscale("log")

@@ -1,8 +1,10 @@
 """Runs of a study out of MLflow as a pandas DataFrame: the only input of the reports.
 
-One row per trial run (child runs carry `haco.row`; a launch's parent run does not),
-FINISHED only, and per (row, seed) the newest run, so a cell re-run after a change counts
-once. Runs of several profiles or data sources are never pooled: `pick` selects one.
+One row per trial run (child runs carry `haco.row`; a launch's parent run and the
+input-blind baselines, tag `haco.kind=baseline`, do not), FINISHED only, and per (row,
+seed) the newest run, so a cell re-run after a change counts once. Runs of several
+profiles or data sources are never pooled: `pick` selects one, `pick_baselines` the
+baselines of the same.
 """
 
 from __future__ import annotations
@@ -25,6 +27,30 @@ def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
     if runs.empty or "tags.haco.row" not in runs:
         return pd.DataFrame()
     return runs[runs["tags.haco.row"].notna()].reset_index(drop=True)
+
+
+def load_baselines(tracking_uri: str, study: str) -> pd.DataFrame:
+    """Every FINISHED input-blind baseline run of `haco/<study>` (haco/baselines.py):
+    tags `haco.baseline` (its name) and `haco.data_key`, metrics `test/<set>/*`."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(f"haco/{study}") is None:
+        return pd.DataFrame()
+    return mlflow.search_runs(
+        experiment_names=[f"haco/{study}"], output_format="pandas", max_results=50000,
+        filter_string="tags.`haco.kind` = 'baseline' and attributes.status = 'FINISHED'")
+
+
+def pick_baselines(baselines: pd.DataFrame, profile: str | None = None,
+                   data: str | None = None) -> pd.DataFrame:
+    """The baselines of one profile and data source (those `pick` chose for the trial
+    runs; None: chosen the same way among the baselines), the newest per data key and
+    baseline (a newer version of the baselines replaces an older one)."""
+    if baselines.empty:
+        return baselines
+    chosen, _, _ = _one_source(baselines, profile, data)
+    return _newest(chosen, ["tags.haco.data_key", "tags.haco.baseline"])
 
 
 def load_search(tracking_uri: str, study: str = "hpo") -> pd.DataFrame:
@@ -51,12 +77,21 @@ def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None
     most serious profile present and real data over synthetic."""
     if runs.empty:
         return runs, profile, data
+    runs, profile, data = _one_source(runs, profile, data)
+    return _newest(runs, ["tags.haco.row", "tags.haco.seed"]), profile, data
+
+
+def _one_source(runs: pd.DataFrame, profile: str | None, data: str | None
+                ) -> tuple[pd.DataFrame, str, str]:
     profiles = set(runs["tags.haco.profile"])
     profile = profile or next((p for p in PROFILE_ORDER if p in profiles), min(profiles))
     runs = runs[runs["tags.haco.profile"] == profile]
     sources = set(runs["tags.haco.data"])
     data = data or ("real" if "real" in sources else "synthetic")
-    runs = runs[runs["tags.haco.data"] == data]
-    newest = runs.sort_values("start_time").groupby(
-        ["tags.haco.row", "tags.haco.seed"], as_index=False).tail(1)
-    return newest.reset_index(drop=True), profile, data
+    return runs[runs["tags.haco.data"] == data], profile, data
+
+
+def _newest(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The newest run per value of `keys`."""
+    newest = runs.sort_values("start_time").groupby(keys, as_index=False).tail(1)
+    return newest.reset_index(drop=True)

@@ -1,19 +1,27 @@
 """The paper's tables from MLflow runs: our mean ± std over seeds beside the paper's figure.
 
 A table is data (TABLES): its rows as printed, the study whose runs fill them, and the
-columns (an MLflow metric each). `build(spec, runs)` gives a numeric DataFrame, one row
-per printed row, with `<column>` (our mean), `<column> std`, `<column> paper`,
+columns (an MLflow metric each). `build(spec, runs, baselines)` gives a numeric DataFrame,
+one row per printed row, with `<column>` (our mean), `<column> std`, `<column> paper`,
 `<column> diff` and `n` (seeds); a row not run yet has NaN and n = 0, never an error.
+
+Tables with an F1 column also get the input-blind floor (haco/report/floor.py): per row
+`floor` (the better baseline F1 on its test set, for the data its runs read) and `clears`
+(True | False | None: nothing to decide), then the baseline rows themselves (`baseline`
+True) after the paper's rows. Tables whose rows are all ours carry in `attrs["rank"]` the
+rank agreement of our F1 with the paper's (a Rank, or None).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from haco import paper
+from haco.report import floor
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,17 @@ class TableSpec:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     group_by_test: bool = False  # Table 4: rows grouped under their test set
+
+    @property
+    def has_f1(self) -> bool:
+        """Tables with an F1 column show the input-blind floor."""
+        return any(c.label == "F1" for c in self.columns)
+
+    @property
+    def ranked(self) -> bool:
+        """Tables whose rows are all ours, with paper figures, get the rank agreement
+        (Table 5's prior methods are cited, not run: no)."""
+        return self.has_f1 and all(r.run_row is not None for r in self.rows)
 
 
 PRF = tuple(Column(name.capitalize() if name != "f1" else "F1", f"test/{{test}}/{name}")
@@ -121,15 +140,16 @@ def run_key(spec: TableSpec, runs: pd.DataFrame) -> pd.Series:
     return runs["tags.haco.row"]
 
 
-def build(spec: TableSpec, runs: pd.DataFrame) -> pd.DataFrame:
-    """One line per printed row: our mean, std, the paper's figure and the difference."""
+def build(spec: TableSpec, runs: pd.DataFrame, baselines: pd.DataFrame | None = None
+          ) -> pd.DataFrame:
+    """One line per printed row: our mean, std, the paper's figure and the difference; for
+    F1 tables the floor of each row, then the baseline rows (`baselines`: the runs of
+    haco.report.runs.pick_baselines; None or empty: no floor)."""
     keys = run_key(spec, runs) if not runs.empty else pd.Series(dtype=object)
-    lines = []
+    baselines = baselines if baselines is not None else pd.DataFrame()
+    lines, seeds_f1, used = [], [], {}
     for row in spec.rows:
-        if row.run_row is None or runs.empty:
-            matched = runs.iloc[0:0]
-        else:
-            matched = runs if row.run_row == ANY_RUN else runs[keys == row.run_row]
+        matched = matched_runs(spec, runs, keys, row)
         line = {"Test set": row.test} if spec.group_by_test else {}
         line["Row"] = row.label
         seeds = 0
@@ -142,10 +162,26 @@ def build(spec: TableSpec, runs: pd.DataFrame) -> pd.DataFrame:
                 else np.nan
             line[f"{column.label} paper"] = printed
             line[f"{column.label} diff"] = mean - printed if printed is not None else np.nan
+            if column.label == "F1" and len(values) and printed is not None:
+                seeds_f1.append((values, printed))
         line["n"] = seeds  # runs with a value (a row not run yet: 0)
         line["cited"] = row.run_row is None
+        if spec.has_f1:
+            line.update(floor_columns(row, matched, baselines, line, used))
         lines.append(line)
-    return pd.DataFrame(lines)
+    floor_rows = baseline_lines(spec, baselines, used) if spec.has_f1 else []
+    table = pd.DataFrame(lines + floor_rows)
+    if spec.ranked:
+        table.attrs["rank"] = rank_agreement([v for v, _ in seeds_f1], [p for _, p in seeds_f1])
+    return table
+
+
+def matched_runs(spec: TableSpec, runs: pd.DataFrame, keys: pd.Series, row: Row
+                 ) -> pd.DataFrame:
+    """The runs a printed row averages."""
+    if row.run_row is None or runs.empty:
+        return runs.iloc[0:0]
+    return runs if row.run_row == ANY_RUN else runs[keys == row.run_row]
 
 
 def _values(runs: pd.DataFrame, metric: str) -> np.ndarray:
@@ -153,3 +189,123 @@ def _values(runs: pd.DataFrame, metric: str) -> np.ndarray:
     if column not in runs:
         return np.array([])
     return runs[column].dropna().to_numpy(dtype=float)
+
+
+# ---------------------------------------------------------------------------- the floor
+
+
+def floor_columns(row: Row, matched: pd.DataFrame, baselines: pd.DataFrame, line: dict,
+                  used: dict[str, set]) -> dict:
+    """`floor`, `clears` and `baseline` (False) of a trained row; records in `used` (test
+    set -> data keys) the baselines its floor came from."""
+    pool = row_baselines(matched, baselines, row.test)
+    f1 = f"metrics.test/{row.test}/f1"
+    value = float(pool[f1].max()) if not pool.empty and line["n"] else np.nan
+    if not math.isnan(value):
+        used.setdefault(row.test, set()).update(pool["tags.haco.data_key"])
+    return {"floor": value, "baseline": False,
+            "clears": floor.clears(line["F1"], line["F1 std"], line["n"], value)}
+
+
+def row_baselines(matched: pd.DataFrame, baselines: pd.DataFrame, test: str) -> pd.DataFrame:
+    """The baselines of the data a row's runs read (tag `haco.data_key`) with an F1 on
+    `test`; runs without the tag (logged before it existed) fall back to every baseline
+    of the study's profile and data, and the floor is the highest of them."""
+    f1 = f"metrics.test/{test}/f1"
+    if baselines.empty or f1 not in baselines or matched.empty:
+        return baselines.iloc[0:0]
+    pool = baselines[baselines[f1].notna()]
+    tagged = matched.get("tags.haco.data_key", pd.Series(np.nan, index=matched.index))
+    if tagged.isna().any():
+        return pool
+    return pool[pool["tags.haco.data_key"].isin(set(tagged))]
+
+
+def baseline_lines(spec: TableSpec, baselines: pd.DataFrame, used: dict[str, set]
+                   ) -> list[dict]:
+    """The baseline rows: per test set of the table, each baseline on the data its rows'
+    floors came from (every logged data when no row has run). Identical figures are shown
+    once; a baseline differing between training mixes is labelled with its mix."""
+    lines = []
+    for test in dict.fromkeys(r.test for r in spec.rows):
+        metric = {c.label: f"metrics.{c.metric.format(test=test)}" for c in spec.columns}
+        if baselines.empty or metric["F1"] not in baselines:
+            continue
+        pool = baselines[baselines[metric["F1"]].notna()]
+        if test in used:
+            pool = pool[pool["tags.haco.data_key"].isin(used[test])]
+        for name in floor.BASELINES:
+            found = pool[pool["tags.haco.baseline"] == name].drop_duplicates(
+                subset=list(metric.values()))
+            for _, run in found.iterrows():
+                label = name if len(found) == 1 else f"{name} (train {mix_label(run)})"
+                line = {"Test set": test} if spec.group_by_test else {}
+                line["Row"] = label
+                for column in spec.columns:
+                    line.update({column.label: float(run[metric[column.label]]),
+                                 f"{column.label} std": np.nan,
+                                 f"{column.label} paper": None,
+                                 f"{column.label} diff": np.nan})
+                lines.append({**line, "n": 1, "cited": False, "floor": np.nan,
+                              "clears": None, "baseline": True})
+    return lines
+
+
+def mix_label(run: pd.Series) -> str:
+    """A baseline run's training mix as printed in Table 4: "['HS', 'HO']" -> "HS+HO"."""
+    text = str(run.get("params.data.train", "?"))
+    return "+".join(part.strip(" '\"") for part in text.strip("[]").split(","))
+
+
+# ---------------------------------------------------------------------------- rank
+
+
+@dataclass(frozen=True)
+class Rank:
+    """Spearman's rank correlation of our F1 means with the paper's F1."""
+
+    rho: float              # NaN with fewer than 3 rows, or when every mean ties
+    rows: int               # rows with both our F1 and the paper's
+    low: float = np.nan     # bootstrap 95% interval over seeds (NaN: not every row has n >= 2)
+    high: float = np.nan
+    draws: int = 0          # bootstrap draws (0: no interval)
+
+
+MIN_RANK_ROWS = 3  # two rows always rank perfectly (or perfectly wrong)
+
+
+def spearman(ours: np.ndarray, paper_f1: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row of `ours` (D, k) with `paper_f1` (k,): the Pearson
+    correlation of their ranks (ties averaged, as scipy.stats.spearmanr); (D,), NaN where
+    a row's ranks are all tied."""
+    from scipy.stats import rankdata
+
+    a = rankdata(ours, axis=1)
+    b = rankdata(paper_f1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean()
+    scale = np.sqrt((a ** 2).sum(axis=1) * (b ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, a @ b / scale, np.nan)
+
+
+def rank_agreement(values: list[np.ndarray], paper_f1: list[float], draws: int = 1000,
+                   seed: int = 0) -> Rank:
+    """Rank agreement over the rows with both figures (`values`: each row's per-seed F1);
+    with n >= 2 seeds on every row, a bootstrap interval: each row's seeds resampled with
+    replacement `draws` times (a fixed RNG seed, so the line is reproducible)."""
+    rows = len(values)
+    if rows < MIN_RANK_ROWS:
+        return Rank(np.nan, rows)
+    paper_f1 = np.asarray(paper_f1, dtype=float)
+    rho = float(spearman(np.array([[v.mean() for v in values]]), paper_f1)[0])
+    if min(len(v) for v in values) < 2:
+        return Rank(rho, rows)
+    rng = np.random.default_rng(seed)
+    means = np.stack([v[rng.integers(0, len(v), size=(draws, len(v)))].mean(axis=1)
+                      for v in values], axis=1)  # (draws, rows)
+    found = spearman(means, paper_f1)
+    found = found[~np.isnan(found)]
+    if not len(found):
+        return Rank(rho, rows)
+    low, high = np.percentile(found, [2.5, 97.5])
+    return Rank(rho, rows, float(low), float(high), draws)
