@@ -33,6 +33,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("predict",): ("predict", "haco.predict:predict_command"),
     ("ui",): ("ui", "haco.tracking:ui_command"),
     ("baselines",): ("baselines", "haco.baselines:baselines_command"),
+    ("pretrain",): ("pretrain", "haco.pretrain.train:pretrain_command"),
 }
 
 

@@ -98,12 +98,21 @@ def _visible_share(entities, camera) -> float:
 
 
 def render_view(scene, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A hand-centred crop from a random direction: skin-coloured hand, textured bodies.
+    """A hand-centred crop from a random direction: skin-coloured hand, textured bodies."""
+    from haco.data.render import render
+
+    entities, camera = compose_view(scene, rng, size)
+    return render(entities, camera, rng)
+
+
+def compose_view(scene, rng: np.random.Generator, size: int):
+    """(entities, camera) of a view of `scene`: the hand (entity 0) skin-coloured, the
+    bodies textured, a hand-centred camera from a random direction.
 
     Views where the bodies hide most of the hand (a camera under the table) are drawn
     again: contact must be inferable from the pixels.
     """
-    from haco.data.render import TEXTURES, Entity, hand_centred_camera, render
+    from haco.data.render import TEXTURES, Entity, hand_centred_camera
     from haco.hand import load_hand
 
     skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1)
@@ -121,7 +130,7 @@ def render_view(scene, rng: np.random.Generator, size: int) -> np.ndarray:
                                      fill=rng.uniform(0.7, 0.9), up=up)
         if _visible_share(entities, camera) >= MIN_VISIBLE:
             break
-    return render(entities, camera, rng)
+    return entities, camera
 
 
 def generate_sample(twin: TwinProfile, split: str, index: int, seed: int, image_size: int,

@@ -110,7 +110,7 @@ def get_twin(name: str) -> TwinProfile:
     return TWINS[name if name.startswith(SYNTH_PREFIX) else SYNTH_PREFIX + name]
 
 
-SPLITS = {"train": 0, "test": 1, "val": 2}
+SPLITS = {"train": 0, "test": 1, "val": 2, "pretrain": 3}  # pretrain: haco.pretrain's set
 
 
 def _stratified(index: int, split: str, step: float) -> float:

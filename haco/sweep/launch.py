@@ -229,6 +229,24 @@ def prepare_data(todo: list[TrialSpec]) -> None:
     if twins:
         synthesize(OmegaConf.merge(todo[0].config, {"data": {"twins": sorted(twins)}}),
                    progress=True)
+    prepare_pretrained(todo)
+
+
+def prepare_pretrained(todo: list[TrialSpec]) -> None:
+    """The twin-pretrained backbones the trials load (`model.pretrained=twin`), built once
+    here with a progress bar rather than inside a trial (haco/pretrain)."""
+    from haco.pretrain import TWIN_WEIGHTS, ensure_pretrained
+    from haco.pretrain.train import weights_path
+
+    wanted = {}
+    for spec in todo:
+        if str(spec.config.model.pretrained) == TWIN_WEIGHTS:
+            wanted.setdefault(weights_path(spec.config), spec.config)
+    for path, cfg in wanted.items():
+        if not path.is_file():
+            print(f"pretraining the {cfg.model.backbone} backbone on twin images (once; "
+                  f"cached as {path})")
+        ensure_pretrained(cfg, progress=True)
 
 
 def ensure_floor(cfg, client, experiment: str, specs: list[TrialSpec]) -> dict:

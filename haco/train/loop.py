@@ -29,6 +29,7 @@ from haco.hand import load_hand
 from haco.losses import build_objective
 from haco.model import INIT_KINDS, model_from_config
 from haco.model.costs import count_params, gmacs, inference_fps, model_memory_mb
+from haco.pretrain import TWIN_WEIGHTS, resolve_pretrained
 from haco.train import data as trial_data
 from haco.train.checkpoint import LAST, load_checkpoint, save_checkpoint
 from haco.train.costs import PeakMemory, price
@@ -75,6 +76,8 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("model.init=mean needs model.init_dataset, e.g. model.init_dataset=MOW")
     for key in ("model.pretrained", "hand.mano_path"):
         path = OmegaConf.select(cfg, key)
+        if path == TWIN_WEIGHTS and key == "model.pretrained":
+            continue  # made on first use (haco.pretrain)
         if path and not Path(path).expanduser().is_file():
             raise ConfigError(f"{key}={path}: no such file; give the local path of the file "
                               f"or set {key}=null")
@@ -224,7 +227,7 @@ def setup(cfg: DictConfig, on_step=None) -> Trial:
         name = trial_data.source_name(cfg, str(cfg.model.init_dataset))
         init_mean = trial_data.dataset_mean(
             trial_data.split_dirs(cfg, [str(cfg.model.init_dataset)], "train")[name])
-    model = model_from_config(cfg, init_mean).to(device)
+    model = model_from_config(resolve_pretrained(cfg), init_mean).to(device)
     objective = build_objective(cfg.loss, stats.counts, stats.contact_mean, hand.regressors,
                                 hand.adjacency, int(cfg.train.epochs)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg.train.lr),

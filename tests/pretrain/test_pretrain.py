@@ -1,0 +1,115 @@
+"""haco.pretrain: samples with hand targets, the cached set, the cached weights, loading them."""
+
+import numpy as np
+import pytest
+import torch
+
+from haco.config import load_config
+from haco.pretrain import dataset, samples
+from haco.pretrain import train as pretrain_module
+from haco.pretrain.train import TWIN_WEIGHTS, ensure_pretrained, weights_path
+
+
+@pytest.fixture
+def smoke(tmp_path):
+    def compose(*overrides):
+        return load_config("pretrain", ["profile=smoke", f"data.root={tmp_path}",
+                                        f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+                                        "data.workers=1", *overrides])
+    return compose
+
+
+def test_a_sample_describes_the_hand_and_its_surroundings():
+    sample = samples.generate(3, seed=0, image_size=32, target_size=8)
+    assert sample["image"].shape == (32, 32, 3) and sample["image"].dtype == np.uint8
+    assert sample["keypoints"].shape == (84, 3)
+    assert np.abs(sample["keypoints"][:, :2]).max() <= 1.0  # the crop holds the whole hand
+    assert sample["segment"].shape == (8, 8) and set(np.unique(sample["segment"])) >= {0, 1}
+    background = sample["segment"] == 0
+    assert (sample["depth"][background] == 0).all()
+    again = samples.generate(3, seed=0, image_size=32, target_size=8)
+    assert all(np.array_equal(sample[k], again[k]) for k in sample)  # deterministic
+
+
+def test_pretraining_scenes_use_a_stream_of_their_own():
+    from haco.data.twins import SPLITS, sample_rng
+
+    twin, k = samples.twin_of(0)
+    assert len(set(SPLITS.values())) == len(SPLITS)
+    ours = sample_rng(twin, samples.SPLIT, k, 0).random(4)
+    for split in ("train", "val", "test"):
+        assert not np.allclose(ours, sample_rng(twin, split, k, 0).random(4))
+
+
+def test_weights_are_built_once_logged_once_and_reused(smoke, monkeypatch):
+    import mlflow
+
+    cfg = smoke()
+    path = ensure_pretrained(cfg)
+    assert path.is_file() and path == weights_path(cfg)
+    monkeypatch.setattr(pretrain_module, "build_set", lambda *a: pytest.fail("rebuilt"))
+    monkeypatch.setattr(pretrain_module, "pretrain", lambda *a: pytest.fail("retrained"))
+    assert ensure_pretrained(cfg) == path
+    mlflow.set_tracking_uri(str(cfg.mlflow.tracking_uri))
+    runs = mlflow.search_runs(experiment_names=["haco/pretrain"])
+    assert len(runs) == 1 and runs["tags.haco.pretrain.weights"][0] == str(path)
+    assert "metrics.pretrain/holdout_keypoints" in runs
+
+
+def test_a_changed_recipe_makes_new_weights(smoke):
+    cfg = smoke()
+    assert weights_path(smoke("pretrain.epochs=2")) != weights_path(cfg)
+    assert weights_path(smoke("pretrain.lr=0.01")) != weights_path(cfg)
+    assert dataset.set_dir(smoke("pretrain.samples=64")) != dataset.set_dir(cfg)
+    assert dataset.set_dir(smoke("pretrain.epochs=2")) == dataset.set_dir(cfg)  # set reused
+
+
+def test_a_failed_pretraining_leaves_no_weights_and_no_run(smoke, monkeypatch):
+    import mlflow
+
+    cfg = smoke()
+
+    def killed(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pretrain_module, "pretrain", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_pretrained(cfg)
+    assert not weights_path(cfg).exists()
+    assert not list(weights_path(cfg).parent.glob("*.pt"))
+    mlflow.set_tracking_uri(str(cfg.mlflow.tracking_uri))
+    assert mlflow.get_experiment_by_name("haco/pretrain") is None
+    monkeypatch.undo()
+    assert ensure_pretrained(cfg).is_file()
+
+
+def test_an_interrupted_set_resumes_and_is_never_read_half_built(smoke):
+    cfg = smoke()
+    root = dataset.set_dir(cfg)
+    root.mkdir(parents=True)
+    dataset._write_shard(str(root / dataset.SHARD.format(0)), 0, 16, 0, 32, 16)
+    (root / ".shard-00001.npz.partial-999").write_bytes(b"half a file")
+    with pytest.raises(FileNotFoundError, match="haco pretrain"):
+        dataset.load_set(root)
+    first = (root / dataset.SHARD.format(0)).stat().st_mtime_ns
+    dataset.build_set(cfg, progress=False)
+    assert (root / dataset.SHARD.format(0)).stat().st_mtime_ns == first  # kept, not redone
+    assert not list(root.glob(".*partial*"))
+    data = dataset.load_set(root)
+    assert len(data["image"]) == cfg.pretrain.samples
+    fresh = samples.generate(20, 0, 32, 16)
+    assert np.array_equal(data["image"][20], fresh["image"])
+
+
+def test_a_trial_starts_from_the_pretrained_backbone(smoke, tmp_path):
+    from haco.train.loop import setup
+
+    cfg = load_config("train", ["profile=smoke", f"data.root={tmp_path}",
+                                f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+                                "data.workers=1", "data.train=[MOW]", "data.val=[MOW]",
+                                "data.test=[MOW]", f"model.pretrained={TWIN_WEIGHTS}",
+                                f"train.out_dir={tmp_path / 'run'}"])
+    trial = setup(cfg)
+    saved = torch.load(weights_path(cfg), weights_only=True)
+    loaded = trial.model.backbone.model.state_dict()
+    assert saved.keys() == loaded.keys()
+    assert all(torch.equal(saved[k], loaded[k]) for k in saved)
