@@ -51,11 +51,15 @@ class PretrainNet(nn.Module):
 
 
 def as_grid(tokens: torch.Tensor) -> torch.Tensor:
-    """(B, N, C) tokens of a square feature map (after any leading class tokens) ->
-    (B, C, h, w)."""
+    """(B, N, C) tokens of a square feature map, after at most one leading class token
+    -> (B, C, h, w). Other layouts (HaMeR's 16x12 ViT-H grid) are refused, not guessed."""
     side = math.isqrt(tokens.shape[1])
-    grid = tokens[:, tokens.shape[1] - side * side:]
-    return grid.transpose(1, 2).unflatten(2, (side, side))
+    extra = tokens.shape[1] - side * side
+    if extra > 1:
+        raise ValueError(f"the pretraining heads need a square token grid; this backbone "
+                         f"gives {tokens.shape[1]} tokens. Pretrain a CNN or square ViT, or "
+                         "load real weights with model.pretrained=<path>")
+    return tokens[:, extra:].transpose(1, 2).unflatten(2, (side, side))
 
 
 def losses(net: PretrainNet, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -39,7 +39,11 @@ def resolve_pretrained(cfg: DictConfig) -> DictConfig:
     """`cfg` with `model.pretrained=twin` replaced by the weights' path (made if missing)."""
     if str(cfg.model.pretrained) != TWIN_WEIGHTS:
         return cfg
-    return OmegaConf.merge(cfg, {"model": {"pretrained": str(ensure_pretrained(cfg))}})
+    path = weights_path(cfg)
+    if not path.is_file():  # a launch builds it before its trials; a lone `haco train` here
+        print(f"pretraining the {cfg.model.backbone} backbone on twin images first (once; "
+              f"cached as {path})", flush=True)
+    return OmegaConf.merge(cfg, {"model": {"pretrained": str(ensure_pretrained(cfg, True))}})
 
 
 def ensure_pretrained(cfg: DictConfig, progress: bool = False) -> Path:
@@ -53,6 +57,7 @@ def ensure_pretrained(cfg: DictConfig, progress: bool = False) -> Path:
             build_set(cfg, progress)
             set_seconds = time.perf_counter() - started
             history = pretrain(cfg, path, progress)
+            # Logged once the weights exist: a run in haco/pretrain always has its file.
             log_run(cfg, path, history, set_seconds, time.perf_counter() - started)
     return path
 

@@ -113,3 +113,11 @@ def test_a_trial_starts_from_the_pretrained_backbone(smoke, tmp_path):
     loaded = trial.model.backbone.model.state_dict()
     assert saved.keys() == loaded.keys()
     assert all(torch.equal(saved[k], loaded[k]) for k in saved)
+
+
+def test_the_heads_refuse_a_token_grid_they_would_misread():
+    from haco.pretrain.model import as_grid
+
+    assert as_grid(torch.zeros(2, 17, 8)).shape == (2, 8, 4, 4)  # a class token, then 4x4
+    with pytest.raises(ValueError, match="square token grid"):
+        as_grid(torch.zeros(2, 192, 8))  # HaMeR's 16x12 patches
