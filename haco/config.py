@@ -92,6 +92,8 @@ def config_hash(cfg: DictConfig, with_seed: bool = False) -> str:
     import json
 
     plain = OmegaConf.to_container(cfg, resolve=True)
+    if OmegaConf.select(cfg, "model.pretrained") != "twin":
+        plain.pop("pretrain", None)  # the twin-pretraining recipe matters only to its users
     for dotted in RUNTIME_KEYS + (() if with_seed else ("seed",)):
         *parents, leaf = dotted.split(".")
         node = plain

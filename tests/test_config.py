@@ -67,3 +67,11 @@ def test_the_cli_takes_a_config_file(saved, capsys):
     assert out.train.lr == 0.003 and out.train.epochs == 3 and out.seed == 4
     assert main(["train", "--config-file"]) == 2
     assert "--config-file needs a path" in capsys.readouterr().err
+
+
+def test_the_pretraining_recipe_enters_the_hash_only_of_runs_that_use_it():
+    def digest(*overrides):
+        return config_hash(load_config("train", ["profile=smoke", *overrides]))
+    assert digest("pretrain.epochs=9") == digest()
+    twin = "model.pretrained=twin"
+    assert digest(twin, "pretrain.epochs=9") != digest(twin)
