@@ -84,13 +84,20 @@ RUNTIME_KEYS = ("data.root", "data.workers", "loader.workers", "loader.prefetch_
                 "train.compile", "mlflow.tracking_uri", "mlflow.artifact_root")
 
 
+def digest(value) -> str:
+    """12 hex digits naming a JSON-able value (a config, a recipe): the one content key
+    behind config hashes, data keys and the caches of twins and pretraining."""
+    import hashlib
+    import json
+
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def config_hash(cfg: DictConfig, with_seed: bool = False) -> str:
     """12 hex digits identifying what a run computes: the resolved config minus runtime
     keys (paths, workers, threads) and, unless `with_seed`, the seed, so the seeds of one
     configuration share a hash (MLflow tag `haco.config_hash`)."""
-    import hashlib
-    import json
-
     plain = OmegaConf.to_container(cfg, resolve=True)
     if OmegaConf.select(cfg, "model.pretrained") != "twin":
         plain.pop("pretrain", None)  # the twin-pretraining recipe matters only to its users
@@ -101,7 +108,7 @@ def config_hash(cfg: DictConfig, with_seed: bool = False) -> str:
             node = node.get(key, {}) if isinstance(node, dict) else {}
         if isinstance(node, dict):
             node.pop(leaf, None)
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return digest(plain)
 
 
 # Keys that decide the contact labels a trial reads: its splits, their sizes, the hand.
@@ -117,9 +124,6 @@ def data_key(cfg: DictConfig) -> str:
 
     Synthetic twins also carry their generator's version: a new generator makes new labels
     under the same config, and baselines cached for the old ones must not be reused."""
-    import hashlib
-    import json
-
     values = {key: OmegaConf.select(cfg, key, default=None) for key in DATA_KEYS}
     values = {key: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
               for key, v in values.items()}
@@ -127,5 +131,4 @@ def data_key(cfg: DictConfig) -> str:
         from haco.data.synth import GENERATOR_VERSION
 
         values["generator"] = GENERATOR_VERSION
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()
-                          ).hexdigest()[:12]
+    return digest(values)

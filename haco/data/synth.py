@@ -8,7 +8,6 @@ interrupted one resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from haco.atomic import write_json
+from haco.config import digest
 from haco.data import shards
 from haco.data.registry import DATASETS
 from haco.data.twins import TWINS, Calibration, TwinProfile, calibrate, get_twin, sample_rng
@@ -65,7 +65,7 @@ def cache_key(cfg, twins: list[TwinProfile]) -> str:
         "twins": {t.name: [t.as_dict(), split_sizes(cfg, t)] for t in twins},
         "mano": cfg.hand.mano_path,
     }
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    return digest(recipe)
 
 
 def synth_dir(cfg) -> Path:

@@ -9,7 +9,6 @@ marks the set complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from haco.atomic import write_json, write_npz
+from haco.config import digest
 from haco.paths import data_root
 
 SET_VERSION = 1          # bump when samples.py changes what a sample is
@@ -40,7 +40,7 @@ def recipe(cfg) -> dict:
 
 
 def set_key(cfg) -> str:
-    return hashlib.sha256(json.dumps(recipe(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    return digest(recipe(cfg))
 
 
 def set_dir(cfg) -> Path:

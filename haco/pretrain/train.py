@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from haco.config import digest
 from haco.pretrain.dataset import build_set, load_set, recipe, set_dir
 
 TWIN_WEIGHTS = "twin"   # the value of model.pretrained that asks for these weights
@@ -31,8 +30,7 @@ def weights_path(cfg) -> Path:
     """<pretraining set>/<backbone>-<hash of the set, backbone and training recipe>.pt"""
     what = {"set": recipe(cfg), "backbone": str(cfg.model.backbone), "version": TRAIN_VERSION,
             **{k: cfg.pretrain[k] for k in TRAIN_KEYS}}
-    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
-    return set_dir(cfg) / f"{cfg.model.backbone}-{key[:12]}.pt"
+    return set_dir(cfg) / f"{cfg.model.backbone}-{digest(what)}.pt"
 
 
 def resolve_pretrained(cfg: DictConfig) -> DictConfig:
