@@ -34,9 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from haco.data.capture import BACKGROUNDS, NEUTRAL, CaptureStyle
+
 NEAR = 0.01  # metres: the near clipping plane (cameras sit tens of centimetres away)
 TEXTURES = ("plain", "checker", "stripes", "noise")
-BACKGROUNDS = ("solid", "gradient", "noise", "stripes")
 # Candidate (triangle, pixel) pairs per batch: bounds the temporaries (~150 B per pair, so
 # ~80 MB) when many large triangles cover the image. A hand + object at 256 px makes ~110k.
 MAX_PAIRS = 1 << 19
@@ -452,13 +453,18 @@ def _lattice_noise(size: int, cell: float, rng) -> np.ndarray:
     return rows[:, i] * (1 - f) + rows[:, i + 1] * f                    # then columns
 
 
-def make_background(kind: str | None, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A random (size, size, 3) float background; `kind=None` picks one of BACKGROUNDS."""
+def make_background(kind: str | None, size: int, rng: np.random.Generator,
+                    style: CaptureStyle = NEUTRAL) -> np.ndarray:
+    """A random (size, size, 3) float background; `kind=None` picks one of the style's kinds.
+    Its two colours come from the style's brightness range, mixed towards grey by its
+    saturation."""
     if kind is None:
-        kind = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+        kind = style.backgrounds[int(rng.integers(len(style.backgrounds)))]
     if kind not in BACKGROUNDS:
         raise ValueError(f"unknown background {kind!r}; known: {', '.join(BACKGROUNDS)}")
-    a, b = rng.uniform(0.05, 0.95, size=(2, 3))
+    a, b = rng.uniform(*style.brightness, size=(2, 3))
+    if style.saturation < 1:
+        a, b = (c.mean() + style.saturation * (c - c.mean()) for c in (a, b))
     rows = (np.arange(size)[:, None] + 0.5) / size       # broadcast, not (size, size) grids
     cols = rows.T
     if kind == "solid":
@@ -475,8 +481,10 @@ def make_background(kind: str | None, size: int, rng: np.random.Generator) -> np
     return a + (b - a) * t[..., None]
 
 
-def _light(camera: Camera, rng, light_dir=None) -> tuple[np.ndarray, float, float, np.ndarray]:
-    """Unit world direction towards the light, ambient, diffuse and a mild RGB tint.
+def _light(camera: Camera, rng, light_dir=None,
+           style: CaptureStyle = NEUTRAL) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """Unit world direction towards the light, ambient, diffuse (from the style's ranges)
+    and an RGB tint (the style's white balance, mildly jittered).
 
     The random direction lies within ~50 degrees of the direction towards the camera (a
     light from the camera side); `light_dir` overrides it. Same draws either way.
@@ -487,14 +495,14 @@ def _light(camera: Camera, rng, light_dir=None) -> tuple[np.ndarray, float, floa
         direction = np.asarray(light_dir, np.float64)
         if direction.shape != (3,) or not np.linalg.norm(direction) > 0:
             raise ValueError(f"light_dir must be a non-zero 3-vector, got {light_dir}")
-    ambient, diffuse = rng.uniform(0.2, 0.4), rng.uniform(0.6, 0.85)
-    tint = 1.0 + rng.uniform(-0.05, 0.05, size=3)
+    ambient, diffuse = rng.uniform(*style.ambient), rng.uniform(*style.diffuse)
+    tint = (1.0 + rng.uniform(-0.05, 0.05, size=3)) * np.asarray(style.tint)
     return direction / np.linalg.norm(direction), ambient, diffuse, tint
 
 
-def _shade(entities, camera, verts, faces, owner, frags, rng, light_dir) -> np.ndarray:
+def _shade(entities, camera, verts, faces, owner, frags, rng, light_dir, style) -> np.ndarray:
     """RGB in [0, 1] for each fragment: base colour x jitter x texture x Lambert."""
-    light, ambient, diffuse, tint = _light(camera, rng, light_dir)
+    light, ambient, diffuse, tint = _light(camera, rng, light_dir, style)
     face_n, corner_n = _corner_normals(verts, faces)
     w = frags.weights[:, :, None]
     points = (w * verts[faces[frags.face]]).sum(axis=1)
@@ -515,19 +523,25 @@ def _shade(entities, camera, verts, faces, owner, frags, rng, light_dir) -> np.n
 
 
 def render(entities: list[Entity], camera: Camera, rng: np.random.Generator,
-           background: str | None = None, *, light_dir=None) -> np.ndarray:
+           background: str | None = None, *, light_dir=None,
+           style: CaptureStyle = NEUTRAL) -> np.ndarray:
     """Render the entities over a random background: (size, size, 3) uint8.
 
     Random draws, in order: background, light, then per entity a colour jitter and texture
-    parameters. `background=None` picks one of BACKGROUNDS at random; `light_dir` (world,
-    pointing towards the light) fixes the light's direction, for tests and figures.
+    parameters, then the sensor noise (none in the NEUTRAL style). `background=None` picks
+    one of the style's backgrounds at random; `light_dir` (world, pointing towards the
+    light) fixes the light's direction, for tests and figures. `style`
+    (haco.data.capture) sets the background palette, the light and the sensor noise.
     """
     _check_scene(entities, camera)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    image = make_background(background, camera.size, rng).reshape(-1, 3)
+    image = make_background(background, camera.size, rng, style).reshape(-1, 3)
     verts, faces, owner = _concatenate(entities)
     frags = _rasterize(camera.to_camera(verts), faces, camera)
-    image[frags.pixel] = _shade(entities, camera, verts, faces, owner, frags, rng, light_dir)
+    image[frags.pixel] = _shade(entities, camera, verts, faces, owner, frags, rng, light_dir,
+                                style)
+    if style.noise:
+        image = image + rng.normal(0.0, style.noise, size=image.shape)
     image = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
     return image.reshape(camera.size, camera.size, 3)

@@ -24,7 +24,7 @@ from haco.data.registry import DATASETS
 from haco.data.twins import TWINS, Calibration, TwinProfile, calibrate, get_twin, sample_rng
 from haco.paths import data_root
 
-GENERATOR_VERSION = 5  # bump when scenes, rendering or twins change what a sample is
+GENERATOR_VERSION = 6  # bump when scenes, rendering or twins change what a sample is
 SKIN_TONES = np.array([[0.95, 0.80, 0.69], [0.88, 0.69, 0.56], [0.76, 0.57, 0.45],
                        [0.55, 0.38, 0.28], [0.40, 0.27, 0.20]])
 
@@ -97,12 +97,14 @@ def _visible_share(entities, camera) -> float:
     return seen / max(alone, 1)
 
 
-def render_view(scene, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A hand-centred crop from a random direction: skin-coloured hand, textured bodies."""
+def render_view(scene, rng: np.random.Generator, size: int, style=None) -> np.ndarray:
+    """A hand-centred crop from a random direction: skin-coloured hand, textured bodies, in
+    a capture style (haco.data.capture; None: the renderer's neutral one)."""
+    from haco.data.capture import NEUTRAL
     from haco.data.render import render
 
     entities, camera = compose_view(scene, rng, size)
-    return render(entities, camera, rng)
+    return render(entities, camera, rng, style=style or NEUTRAL)
 
 
 def compose_view(scene, rng: np.random.Generator, size: int):
@@ -144,7 +146,7 @@ def generate_sample(twin: TwinProfile, split: str, index: int, seed: int, image_
     near_miss = twin.is_near_miss(index, split, non_contact_share)
     scene = make_scene(load_hand(), scenario, rng, twin.threshold, near_miss=near_miss,
                        gap=twin.gap)
-    image = render_view(scene, rng, image_size)
+    image = render_view(scene, rng, image_size, twin.style)
     return image, scene.contacts, scene.hand_vertices.astype(np.float32), scenario
 
 

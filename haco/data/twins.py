@@ -45,6 +45,13 @@ class TwinProfile:
         return DATASETS[self.dataset].group
 
     @property
+    def style(self):
+        """How its pictures look: the capture style of the dataset's domain."""
+        from haco.data.capture import style_of_domain
+
+        return style_of_domain(DATASETS[self.dataset].domain)
+
+    @property
     def threshold(self) -> float:
         value = DATASETS[self.dataset].threshold
         return PROVIDED_LABEL_THRESHOLD if isinstance(value, str) else float(value)

@@ -1,4 +1,5 @@
-"""One pretraining sample: a twin scene rendered as the twins are, with targets that describe
+"""One pretraining sample: a twin scene rendered as the twins are (its twin's capture style
+included), with targets that describe
 the hand and its surroundings and never the contact labels.
 
     image      (S, S, 3) uint8, as a twin image
@@ -46,7 +47,7 @@ def generate(index: int, seed: int, image_size: int, target_size: int) -> dict[s
     scene = make_scene(hand, twin.scenario_for(k, SPLIT), rng, twin.threshold,
                        near_miss=twin.is_near_miss(k, SPLIT, NEAR_MISS_SHARE), gap=twin.gap)
     entities, camera = compose_view(scene, rng, image_size)
-    image = render(entities, camera, rng)
+    image = render(entities, camera, rng, style=twin.style)
     uv, z = project(hand.regressors[KEYPOINT_LEVEL] @ scene.hand_vertices, camera)
     centre = z.mean()
     keypoints = np.column_stack([uv / (image_size / 2) - 1, (z - centre) / DEPTH_UNIT])
