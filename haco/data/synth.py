@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from haco.data.registry import DATASETS
 from haco.data.twins import TWINS, Calibration, TwinProfile, calibrate, get_twin, sample_rng
 from haco.paths import data_root
 
+BUILD_RECORD = "build.json"  # seconds and samples of the last build that generated any
 GENERATOR_VERSION = 6  # bump when scenes, rendering or twins change what a sample is
 SKIN_TONES = np.array([[0.95, 0.80, 0.69], [0.88, 0.69, 0.56], [0.76, 0.57, 0.45],
                        [0.55, 0.38, 0.28], [0.40, 0.27, 0.20]])
@@ -217,6 +219,7 @@ def synthesize(cfg, progress: bool = True) -> Path:
     workers = int(cfg.data.workers or os.cpu_count() or 1)
     total = sum(u.stop - u.start for u in units)
     remaining = sum(u.stop - u.start for u in todo)
+    started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         calibrations = load_calibrations(cfg, root, twins, pool)
         bar = tqdm(total=total, initial=total - remaining, unit="img", disable=not progress,
@@ -229,12 +232,14 @@ def synthesize(cfg, progress: bool = True) -> Path:
     for twin in twins:
         for split in split_sizes(cfg, twin):
             shards.ensure_stats(root / twin.name / split)
+    if remaining:  # what this build cost, for `haco bench budgets`
+        write_json(root / BUILD_RECORD, {"seconds": time.perf_counter() - started,
+                                         "samples": remaining, "of": total,
+                                         "workers": workers})
     return root
 
 
 def synth_command(cfg) -> int:
-    import time
-
     started = time.perf_counter()
     root = synthesize(cfg)
     print(f"twins ready in {root} ({time.perf_counter() - started:.1f} s)")
