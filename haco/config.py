@@ -97,10 +97,18 @@ def digest(value) -> str:
 def config_hash(cfg: DictConfig, with_seed: bool = False) -> str:
     """12 hex digits identifying what a run computes: the resolved config minus runtime
     keys (paths, workers, threads) and, unless `with_seed`, the seed, so the seeds of one
-    configuration share a hash (MLflow tag `haco.config_hash`)."""
+    configuration share a hash (MLflow tag `haco.config_hash`).
+
+    Runs on synthetic twins also carry the generator's version: a new generator makes new
+    images and labels under the same config, and a launch must not take a run FINISHED on
+    the old twins for done (nor resume its checkpoint)."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     if OmegaConf.select(cfg, "model.pretrained") != "twin":
         plain.pop("pretrain", None)  # the twin-pretraining recipe matters only to its users
+    if OmegaConf.select(cfg, "data.source") == "synthetic":
+        from haco.data.synth import GENERATOR_VERSION
+
+        plain["generator"] = GENERATOR_VERSION
     for dotted in RUNTIME_KEYS + (() if with_seed else ("seed",)):
         *parents, leaf = dotted.split(".")
         node = plain

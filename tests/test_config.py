@@ -75,3 +75,14 @@ def test_the_pretraining_recipe_enters_the_hash_only_of_runs_that_use_it():
     assert digest("pretrain.epochs=9") == digest()
     twin = "model.pretrained=twin"
     assert digest(twin, "pretrain.epochs=9") != digest(twin)
+
+
+def test_a_new_twin_generator_changes_the_hash_of_runs_on_twins(monkeypatch):
+    import haco.data.synth
+
+    def digest(*overrides):
+        return config_hash(load_config("train", ["profile=smoke", *overrides]))
+    before = digest(), digest("data.source=real")
+    monkeypatch.setattr(haco.data.synth, "GENERATOR_VERSION", 999)
+    assert digest() != before[0]                    # old twins' runs are not taken for done
+    assert digest("data.source=real") == before[1]  # real data does not care
