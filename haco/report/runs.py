@@ -2,7 +2,10 @@
 
 One row per trial run (child runs carry `haco.row`; a launch's parent run and the
 input-blind baselines, tag `haco.kind=baseline`, do not), FINISHED only, and per (row,
-seed) the newest run, so a cell re-run after a change counts once. Runs of several
+seed) the newest run, so a cell re-run after a change counts once. A row averages the seeds
+of one configuration only, its newest (tag `haco.config_hash`): after a change of code,
+profile or twins, seeds not re-run yet drop out of the row (its n says so) instead of being
+pooled with the new ones. Runs of several
 profiles or data sources are never pooled: `pick` selects one, `pick_baselines` the
 baselines of the same.
 """
@@ -78,7 +81,18 @@ def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None
     if runs.empty:
         return runs, profile, data
     runs, profile, data = _one_source(runs, profile, data)
-    return _newest(runs, ["tags.haco.row", "tags.haco.seed"]), profile, data
+    runs = _newest(runs, ["tags.haco.row", "tags.haco.seed"])
+    return _newest_config(runs), profile, data
+
+
+def _newest_config(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per row, the runs sharing the config hash of the row's newest run."""
+    if "tags.haco.config_hash" not in runs:
+        return runs
+    ordered = runs.sort_values("start_time")
+    current = ordered.groupby("tags.haco.row")["tags.haco.config_hash"].last()
+    keep = runs["tags.haco.config_hash"] == runs["tags.haco.row"].map(current)
+    return runs[keep].reset_index(drop=True)
 
 
 def _one_source(runs: pd.DataFrame, profile: str | None, data: str | None

@@ -1,6 +1,7 @@
 """haco.report: the paper's tables from MLflow runs, in the paper's order, with its figures."""
 
 import math
+import time
 
 import pandas as pd
 import pytest
@@ -61,6 +62,19 @@ def test_profiles_and_data_sources_are_never_pooled(store):
     assert profile == "quick" and t.loc[0, "F1"] == pytest.approx(0.4)
     _, t, profile, _ = table(uri, "table3", profile="smoke")
     assert profile == "smoke" and t.loc[0, "F1"] == pytest.approx(0.1)
+
+
+def test_a_row_averages_the_seeds_of_its_newest_configuration_only(store):
+    uri, log = store
+    for seed in (0, 1, 2):  # the old twins (or code): three seeds
+        log("losses", "CE loss", seed, prf(0.1, 0.1, 0.1), tags={"haco.config_hash": "old"})
+    log("losses", "L1 loss", 0, prf(0.3, 0.3, 0.3), tags={"haco.config_hash": "other"})
+    time.sleep(0.01)  # start times are in milliseconds: the re-run is strictly newer
+    log("losses", "CE loss", 0, prf(0.5, 0.5, 0.5), tags={"haco.config_hash": "new"})
+    _, t, _, _ = table(uri, "table3")
+    ce = t[t["Row"] == "CE loss"].iloc[0]
+    assert ce["n"] == 1 and ce["F1"] == pytest.approx(0.5)  # not pooled with seeds 1, 2
+    assert t[t["Row"] == "L1 loss"].iloc[0]["n"] == 1          # other rows keep theirs
 
 
 def test_failed_runs_and_parent_runs_are_left_out(store):
