@@ -5,6 +5,11 @@
                    haco.train.data.label_stats that the `reg` loss pulls towards), in contact
                    where it is >= a threshold: the prior value with the best F1 on the
                    validation splits (`data.val`), never on a test split
+    Dataset prior  each sample scored with its own dataset's training contact frequency,
+                   one threshold chosen the same way: it knows which dataset a picture
+                   comes from (a model can learn that from the capture style) and nothing
+                   of the picture. Only where every validation set and the test set are in
+                   the training mix (otherwise no value on that set)
 
 Both are scored with the paper's protocol (haco.metrics.contact_prf) on exactly the splits a
 trial reads: a trained row that does not beat them has learned nothing from the image that
@@ -35,7 +40,7 @@ from haco import tracking
 from haco.config import DATA_KEYS, ConfigError, data_key
 from haco.metrics import contact_prf, threshold_sweep
 
-NAMES = ("All contact", "Vertex prior")
+NAMES = ("All contact", "Vertex prior", "Dataset prior")
 VERSION = "1"  # bump when what a baseline computes changes: older cached runs are then redone
 VERSION_TAG = "haco.baseline_version"
 THRESHOLD_ON_TAG = "haco.baseline.threshold_on"  # val, or train when data.val is empty
@@ -48,9 +53,19 @@ SWEEP_ELEMENTS = 40_000_000  # thresholds x samples x vertices per sweep step (m
 class Labels:
     """The contact labels of one data key."""
 
-    train_dirs: list[Path]       # training split directories (the prior comes from them)
-    val: np.ndarray              # (N_val, 778) bool, every validation split stacked
+    train: dict[str, Path]       # dataset (paper name) -> its training split directory
+    val_sets: dict[str, np.ndarray]  # dataset -> (N, 778) bool validation labels
     test: dict[str, np.ndarray]  # test set (paper name) -> (N, 778) bool
+
+    @property
+    def train_dirs(self) -> list[Path]:
+        return list(self.train.values())
+
+    @property
+    def val(self) -> np.ndarray:
+        """(N_val, 778): every validation split stacked."""
+        return np.concatenate(list(self.val_sets.values())) if self.val_sets \
+            else np.zeros((0, 778), bool)
 
 
 @dataclass(frozen=True)
@@ -92,12 +107,14 @@ def read_labels(cfg: DictConfig) -> Labels:
     split not imported yet raises FileNotFoundError naming it)."""
     from haco.train.data import dataset_names, split_dirs
 
+    def by_name(dirs):
+        return {name.split(":")[-1]: d for name, d in dirs.items()}
     train = split_dirs(cfg, dataset_names(cfg, "train"), "train")
     val_names = dataset_names(cfg, "val")
     val = split_dirs(cfg, val_names, "val") if val_names else {}
     test = split_dirs(cfg, dataset_names(cfg, "test"), "test")
-    return Labels(list(train.values()), contacts(val.values()),
-                  {name.split(":")[-1]: contacts([d]) for name, d in test.items()})
+    return Labels(by_name(train), {n: contacts([d]) for n, d in by_name(val).items()},
+                  {n: contacts([d]) for n, d in by_name(test).items()})
 
 
 def vertex_prior(cfg: DictConfig, train_dirs: list[Path]) -> np.ndarray:
@@ -112,7 +129,8 @@ def vertex_prior(cfg: DictConfig, train_dirs: list[Path]) -> np.ndarray:
 
 
 def constant(probs: np.ndarray, n: int) -> torch.Tensor:
-    """(n, 778): the same (778,) probabilities for every sample (a view, not n copies)."""
+    """(n, 778): the same (778,) probabilities for every sample (a view, not n copies), or
+    a per-sample (n, 778) array as it is."""
     return torch.from_numpy(np.ascontiguousarray(probs)).expand(n, -1)
 
 
@@ -160,9 +178,40 @@ def compute(cfg: DictConfig) -> list[Baseline]:
     on = "val" if len(labels.val) else "train"
     threshold = best_threshold(prior, labels.val if on == "val" else contacts(labels.train_dirs))
     everything = np.ones(prior.shape, np.float32)
-    return [Baseline("All contact", evaluate(everything, labels, ALL_CONTACT_THRESHOLD)),
-            Baseline("Vertex prior", {**evaluate(prior, labels, threshold),
-                                      THRESHOLD: threshold}, on)]
+    found = [Baseline("All contact", evaluate(everything, labels, ALL_CONTACT_THRESHOLD)),
+             Baseline("Vertex prior", {**evaluate(prior, labels, threshold),
+                                       THRESHOLD: threshold}, on)]
+    return found + dataset_prior(cfg, labels)
+
+
+def dataset_prior_applies(cfg: DictConfig) -> bool:
+    """Whether every validation set and at least one test set are in the training mix: the
+    Dataset prior needs each scored sample's own dataset's training frequency."""
+    from haco.train.data import dataset_names
+
+    train = set(dataset_names(cfg, "train"))
+    return (set(dataset_names(cfg, "val")) <= train
+            and bool(train & set(dataset_names(cfg, "test"))))
+
+
+def dataset_prior(cfg: DictConfig, labels: Labels) -> list[Baseline]:
+    """[the Dataset prior], or [] where it does not apply (`dataset_prior_applies`)."""
+    if not dataset_prior_applies(cfg):
+        return []
+    priors = {name: vertex_prior(cfg, [folder]) for name, folder in labels.train.items()}
+    chooser = labels.val_sets if labels.val_sets else {
+        name: contacts([folder]) for name, folder in labels.train.items()}
+    tests = {name: test for name, test in labels.test.items() if name in priors}
+    per_sample = np.concatenate([np.broadcast_to(priors[n], chooser[n].shape) for n in chooser])
+    chosen = np.concatenate(list(chooser.values()))
+    threshold = best_threshold(per_sample, chosen)
+    metrics = {THRESHOLD: threshold}
+    for name, test in tests.items():
+        metrics.update(score(priors[name], test, threshold, f"test/{name}"))
+    if labels.val_sets:
+        found = contact_prf(per_sample, chosen, threshold)
+        metrics.update({f"val/{k}": float(v) for k, v in found.items()})
+    return [Baseline("Dataset prior", metrics, "val" if labels.val_sets else "train")]
 
 
 # ---------------------------------------------------------------------------- MLflow
@@ -223,15 +272,17 @@ def ensure(client, experiment_id: str, study: str,
     out = {}
     for key, cfg in firsts.items():
         runs = cached(client, experiment_id, key)
-        missing = [name for name in NAMES if name not in runs]
+        missing = [name for name in NAMES if name not in runs
+                   and (name != "Dataset prior" or dataset_prior_applies(cfg))]
+        logged = 0
         if missing:  # compute everything before creating a run
             fresh = {b.name: b for b in compute(cfg)}
-            for name in missing:
+            for name in (n for n in missing if n in fresh):  # the Dataset prior may not apply
                 run_id = log(client, experiment_id, cfg, study, fresh[name])
-                runs[name] = client.get_run(run_id)
+                runs[name], logged = client.get_run(run_id), logged + 1
         out[key] = DataBaselines(key, mix(cfg.data.train),
-                                 {name: dict(runs[name].data.metrics) for name in NAMES},
-                                 len(missing))
+                                 {name: dict(runs[name].data.metrics) for name in NAMES
+                                  if name in runs}, logged)
     return out
 
 
@@ -272,7 +323,7 @@ def baselines_command(cfg: DictConfig, overrides: list[str]) -> int:
           f"{tracking.tracking_uri(cfg)}):")
     for key, baselines in found.items():
         print_baselines(baselines, sorted(set(row_keys[key]), key=row_keys[key].index))
-    print("A trained row clears the floor when its F1 beats the better of the two on its "
+    print("A trained row clears the floor when its F1 beats the best of them on its "
           "test set by more than its seed std.")
     return 0
 

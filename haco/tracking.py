@@ -30,7 +30,7 @@ from haco.paths import project_root
 
 BATCH_LIMIT = 1000       # MLflow's maximum metrics per log_batch request
 KIND_TAG, BASELINE_KIND = "haco.kind", "baseline"  # an input-blind baseline's run
-BASELINE_TAG = "haco.baseline"   # its name: All contact | Vertex prior
+BASELINE_TAG = "haco.baseline"   # its name: All contact | Vertex prior | Dataset prior
 PARAM_VALUE_LIMIT = 6000  # MLflow's maximum length of a param value
 
 

@@ -57,7 +57,7 @@ def test_all_contact_f1_is_the_mean_over_contact_samples_of_2p_over_1_plus_p(rea
         test[i, :k] = True
     cfg = load_config("baselines", real(train=block(4, [(0, 100)]), val=block(2, [(0, 100)]),
                                      test=test))
-    (every, _) = baselines.compute(cfg)
+    every = baselines.compute(cfg)[0]
     p = np.array(shares[:3]) / V
     assert every.name == "All contact"
     assert every.metrics["test/MOW/f1"] == pytest.approx(np.mean(2 * p / (1 + p)))
@@ -106,9 +106,10 @@ def test_baseline_runs_are_tagged_cached_and_never_counted_as_trials(real, monke
                                      test=block(2, [(0, 60)])))
     client, experiment = mlflow_of(cfg)
     first = baselines.ensure(client, experiment, "sampling", [cfg, cfg])  # one data key
-    assert [f.computed for f in first.values()] == [2]
+    assert [f.computed for f in first.values()] == [3]
     runs = baseline_runs(client, experiment)
     assert sorted(r.info.run_name for r in runs) == ["baseline: All contact",
+                                                     "baseline: Dataset prior",
                                                      "baseline: Vertex prior"]
     for run in runs:
         tags = run.data.tags
@@ -124,11 +125,11 @@ def test_baseline_runs_are_tagged_cached_and_never_counted_as_trials(real, monke
     again = baselines.ensure(client, experiment, "sampling", [cfg])
     assert [f.computed for f in again.values()] == [0]
     assert again[data_key(cfg)].metrics == first[data_key(cfg)].metrics
-    assert len(baseline_runs(client, experiment)) == 2
+    assert len(baseline_runs(client, experiment)) == 3
     assert study_runs(client, experiment) == {}  # the launcher sees no trial
     uri = cfg.mlflow.tracking_uri
     assert load_runs(uri, "sampling").empty  # nor do the reports
-    assert len(load_baselines(uri, "sampling")) == 2
+    assert len(load_baselines(uri, "sampling")) == 3
 
 
 def test_a_failure_while_logging_leaves_no_finished_run(real, monkeypatch):
@@ -145,7 +146,7 @@ def test_a_failure_while_logging_leaves_no_finished_run(real, monkeypatch):
     monkeypatch.undo()
     assert baselines.cached(client, experiment, data_key(cfg)) == {}  # nothing to reuse
     found = baselines.ensure(client, experiment, "sampling", [cfg])
-    assert [f.computed for f in found.values()] == [2]
+    assert [f.computed for f in found.values()] == [3]
 
 
 def test_without_validation_splits_the_training_labels_choose_the_threshold(real):
@@ -167,7 +168,7 @@ def test_the_command_expands_the_study_and_prints_its_baselines(real, capsys):
     assert main(["baselines", "study=sampling", *args]) == 0
     out = capsys.readouterr().out
     assert "input-blind baselines of study sampling (profile smoke, data real" in out
-    assert "rows: w/o sampling, w/ sampling (Ours)): 2 computed" in out  # one data key
+    assert "rows: w/o sampling, w/ sampling (Ours)): 3 computed" in out  # one data key
     assert "All contact" in out and "Vertex prior" in out and "MOW P/R/F1" in out
     assert main(["baselines", "study=sampling", *args]) == 0
     assert "): reused" in capsys.readouterr().out
@@ -186,3 +187,33 @@ def test_the_data_key_follows_the_labels_not_the_seed_paths_or_method():
     assert tracking.trial_tags(cfg, "losses", "Table 3", "CE loss", None)[
         "haco.data_key"] == key
     assert config_hash(cfg) != key
+
+
+def write_real(root, dataset, **splits):
+    for split, labels in splits.items():
+        n = len(labels)
+        write_shard(root / "data" / "real" / dataset / split, 0,
+                    np.zeros((n, 8, 8, 3), np.uint8), labels, np.zeros((n, V, 3), np.float32),
+                    {"dataset": dataset, "split": split, "group": "HO",
+                     "ids": [f"{split}/{i}" for i in range(n)]})
+
+
+def test_the_dataset_prior_scores_each_sample_with_its_own_datasets_frequency(tmp_path):
+    # MOW touches vertices 0-49, RICH 100-299: the mix's prior (0.5 on both) predicts both
+    # patches everywhere, each dataset's own prior (1 on its patch) only its own.
+    write_real(tmp_path, "MOW", train=block(4, [(0, 50)]), val=block(2, [(0, 50)]),
+               test=block(2, [(0, 60)]))
+    write_real(tmp_path, "RICH", train=block(4, [(100, 300)]), val=block(2, [(100, 300)]))
+    args = ["profile=smoke", "data.source=real", f"data.root={tmp_path / 'data'}",
+            "data.train=[MOW,RICH]", "data.val=[MOW,RICH]", "data.test=[MOW]"]
+    found = {b.name: b for b in baselines.compute(load_config("baselines", args))}
+    dataset, mix = found["Dataset prior"].metrics, found["Vertex prior"].metrics
+    assert dataset["val/f1"] == pytest.approx(1.0)
+    assert mix["val/f1"] == pytest.approx((2 * 0.2 / 1.2 + 2 * 0.8 / 1.8) / 2)
+    assert dataset["test/MOW/f1"] == pytest.approx(2 * 50 / 60 / (1 + 50 / 60))
+    assert dataset[baselines.THRESHOLD] == pytest.approx(1.0)
+    assert found["Dataset prior"].threshold_on == "val"
+    # A validation set outside the training mix has no own prior: no Dataset prior at all.
+    held_out = load_config("baselines", [*args, "data.train=[MOW]"])
+    assert not baselines.dataset_prior_applies(held_out)
+    assert "Dataset prior" not in {b.name for b in baselines.compute(held_out)}

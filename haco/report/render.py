@@ -76,8 +76,10 @@ def floor_caption(spec: TableSpec, table: pd.DataFrame) -> str:
                 f"study={spec.study}` computes it.")
     return (f"{floor.LABEL}, below the paper's rows: All contact predicts every vertex, "
             "Vertex prior the training data's per-vertex contact frequency thresholded at "
-            f"its best F1 on validation. {floor.MARK}: F1 not above the better of the two "
-            "on the row's test set by more than its seed std (n = 1: by any margin); "
+            "its best F1 on validation, Dataset prior the same with each dataset's own "
+            f"frequency (it knows the dataset, not the image). {floor.MARK}: F1 not above "
+            "the best of them on the row's test set by more than its seed std (n = 1: by "
+            "any margin); "
             f"{floor.summary(table['clears'])}.")
 
 

@@ -264,7 +264,7 @@ def ensure_floor(cfg, client, experiment: str, specs: list[TrialSpec]) -> dict:
         return {}
     computed = sum(f.computed for f in found.values())
     print(f"baselines (the input-blind floor): {computed} computed, "
-          f"{len(baselines.NAMES) * len(found) - computed} reused from MLflow, "
+          f"{sum(len(f.metrics) for f in found.values()) - computed} reused from MLflow, "
           f"for {len(found)} data key(s)")
     return found
 

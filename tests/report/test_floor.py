@@ -59,7 +59,7 @@ def test_rows_just_above_and_below_the_floor_with_and_without_std(store, log_bas
     for row in ("CE loss", "Focal loss", "Poly loss"):
         assert floor.MARK not in md_line(md, row)
     assert "2 of 5 rows clear the floor" in md
-    assert f"{floor.MARK}: F1 not above the better of the two" in md
+    assert f"{floor.MARK}: F1 not above the best of them" in md
 
 
 def test_baseline_rows_come_below_the_papers_rows_never_among_them(store, log_baseline):
