@@ -58,6 +58,7 @@ def trial_seconds(cfg: DictConfig, client) -> tuple[list[float], set[str]]:
     same data key, so the same generator, sizes and data seed), and their rows."""
     from haco import tracking
     from haco.config import data_key
+    from haco.sweep.trial import TRIAL_SECONDS
 
     found = client.get_experiment_by_name("haco/losses")
     if found is None:
@@ -66,8 +67,8 @@ def trial_seconds(cfg: DictConfig, client) -> tuple[list[float], set[str]]:
         f"tags.`haco.profile` = '{cfg.profile}' and attributes.status = 'FINISHED' and "
         f"tags.`haco.data_key` = '{data_key(cfg)}'"), max_results=5000)
     trials = [r for r in runs if r.data.tags.get(tracking.KIND_TAG) != tracking.BASELINE_KIND
-              and "haco.row" in r.data.tags and r.info.end_time]
-    return ([(r.info.end_time - r.info.start_time) / 1000 for r in trials],
+              and "haco.row" in r.data.tags and TRIAL_SECONDS in r.data.metrics]
+    return ([r.data.metrics[TRIAL_SECONDS] for r in trials],
             {r.data.tags["haco.row"] for r in trials})
 
 
