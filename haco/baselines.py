@@ -135,9 +135,10 @@ def constant(probs: np.ndarray, n: int) -> torch.Tensor:
 
 
 def best_threshold(prior: np.ndarray, labels: np.ndarray) -> float:
-    """The value t of `prior` (778,) whose prediction `prior >= t` has the best F1 on
-    `labels` (N, 778) (or of a per-sample prior (N, 778)): every distinct value is tried, so the optimum is exact; the lowest
-    wins a tie. Raises ValueError when no sample of `labels` has contact (no F1 to rank)."""
+    """The value t of `prior` (778,), or of a per-sample prior (N, 778), whose prediction
+    `prior >= t` has the best F1 on `labels` (N, 778): every distinct value is tried, so
+    the optimum is exact; the lowest wins a tie. Raises ValueError when no sample of
+    `labels` has contact (no F1 to rank)."""
     candidates = [float(t) for t in np.unique(prior)]  # ascending
     probs = constant(prior, len(labels))
     step = max(1, SWEEP_ELEMENTS // max(labels.size, 1))

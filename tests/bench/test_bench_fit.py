@@ -35,7 +35,7 @@ def test_fit_reports_model_and_prior_on_train_val_and_each_test_set(tmp_path):
     run(cfg)
     table = measure(str(tmp_path / "run" / "last.pt"))
     assert list(table) == ["train", "val", "MOW"]
-    for name, column in table.items():
+    for column in table.values():
         assert set(column) == {"model F1", "prior F1", "dataset prior F1", "model AUROC",
                                "prior AUROC"}
         finite = {k: v for k, v in column.items() if not np.isnan(v)}

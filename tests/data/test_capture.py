@@ -23,9 +23,9 @@ def test_unknown_domain_fails_loudly():
         style_of_domain("Real / Underwater")
 
 
-@pytest.mark.parametrize("bad", [dict(backgrounds=()), dict(backgrounds=("sky",)),
-                                 dict(brightness=(0.8, 0.2)), dict(ambient=(-0.1, 0.2)),
-                                 dict(saturation=1.5), dict(noise=-0.01)])
+@pytest.mark.parametrize("bad", [{"backgrounds": ()}, {"backgrounds": ("sky",)},
+                                 {"brightness": (0.8, 0.2)}, {"ambient": (-0.1, 0.2)},
+                                 {"saturation": 1.5}, {"noise": -0.01}])
 def test_bad_style_is_refused(bad):
     from dataclasses import replace
 
