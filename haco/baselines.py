@@ -195,20 +195,32 @@ def dataset_prior_applies(cfg: DictConfig) -> bool:
             and bool(train & set(dataset_names(cfg, "test"))))
 
 
+def own_priors(cfg: DictConfig, labels: Labels) -> dict[str, np.ndarray]:
+    """{training set: its own (778,) contact frequency}: the Dataset prior's maps."""
+    return {name: vertex_prior(cfg, [folder]) for name, folder in labels.train.items()}
+
+
+def stacked(priors: dict[str, np.ndarray], sets: dict[str, np.ndarray]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(per-sample prior, labels), both (N, 778), of `sets` (dataset -> labels), each
+    sample scored with its own dataset's map."""
+    probs = [np.broadcast_to(priors[name], labels.shape) for name, labels in sets.items()]
+    return np.concatenate(probs), np.concatenate(list(sets.values()))
+
+
 def dataset_prior(cfg: DictConfig, labels: Labels) -> list[Baseline]:
     """[the Dataset prior], or [] where it does not apply (`dataset_prior_applies`)."""
     if not dataset_prior_applies(cfg):
         return []
-    priors = {name: vertex_prior(cfg, [folder]) for name, folder in labels.train.items()}
+    priors = own_priors(cfg, labels)
     chooser = labels.val_sets if labels.val_sets else {
         name: contacts([folder]) for name, folder in labels.train.items()}
-    tests = {name: test for name, test in labels.test.items() if name in priors}
-    per_sample = np.concatenate([np.broadcast_to(priors[n], chooser[n].shape) for n in chooser])
-    chosen = np.concatenate(list(chooser.values()))
+    per_sample, chosen = stacked(priors, chooser)
     threshold = best_threshold(per_sample, chosen)
     metrics = {THRESHOLD: threshold}
-    for name, test in tests.items():
-        metrics.update(score(priors[name], test, threshold, f"test/{name}"))
+    for name, test in labels.test.items():
+        if name in priors:
+            metrics.update(score(priors[name], test, threshold, f"test/{name}"))
     if labels.val_sets:
         found = contact_prf(per_sample, chosen, threshold)
         metrics.update({f"val/{k}": float(v) for k, v in found.items()})

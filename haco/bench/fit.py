@@ -76,7 +76,7 @@ def measure(checkpoint: str, overrides: dict | None = None) -> dict[str, dict[st
     prior = vertex_prior(cfg, list(train_dirs.values()))
     prior_threshold = best_threshold(prior, found["val"][1])
     threshold = decision_threshold(cfg)
-    by_dataset = dataset_priors(cfg, splits(cfg))
+    by_dataset = dataset_priors(cfg)
     table = {}
     for column, (probs, labels) in found.items():
         constant = np.broadcast_to(prior, probs.shape)
@@ -88,30 +88,21 @@ def measure(checkpoint: str, overrides: dict | None = None) -> dict[str, dict[st
     return table
 
 
-def dataset_priors(cfg, columns: dict[str, tuple[list[str], str]]) -> dict[str, float]:
-    """{column: F1 of the dataset prior}: each sample scored with its own dataset's training
-    contact frequency, at the one threshold best on the validation mix. Columns with a
-    dataset outside the training mix are left out."""
-    from haco.baselines import best_threshold, contacts, vertex_prior
-    from haco.train.data import dataset_names, split_dirs
+def dataset_priors(cfg) -> dict[str, float]:
+    """{column: F1 of the Dataset prior} (haco.baselines): its validation and test figures,
+    and the training mix scored at its threshold; {} where it does not apply."""
+    from haco.baselines import THRESHOLD, compute, contacts, own_priors, read_labels, stacked
 
-    trained = split_dirs(cfg, dataset_names(cfg, "train"), "train")
-    priors = {name: vertex_prior(cfg, [folder]) for name, folder in trained.items()}
-
-    def scored(names, split):
-        if any(n not in priors for n in names):
-            return None
-        dirs = split_dirs(cfg, [n.split(":")[-1] for n in names], split)
-        labels = [contacts([dirs[n]]) for n in names]
-        probs = [np.broadcast_to(priors[n], lab.shape) for n, lab in zip(names, labels)]
-        return np.concatenate(probs), np.concatenate(labels)
-    found = {c: scored(*where) for c, where in columns.items()}
-    found = {c: v for c, v in found.items() if v is not None}
-    if "val" not in found:
+    found = {b.name: b.metrics for b in compute(cfg)}.get("Dataset prior")
+    if found is None:
         return {}
-    threshold = best_threshold(*found["val"])
-    return {c: contact_prf(probs, labels, threshold)["f1"]
-            for c, (probs, labels) in found.items()}
+    labels = read_labels(cfg)
+    train = stacked(own_priors(cfg, labels),
+                    {name: contacts([folder]) for name, folder in labels.train.items()})
+    out = {"train": contact_prf(*train, found[THRESHOLD])["f1"], "val": found.get("val/f1")}
+    out.update({key.split("/")[1]: value for key, value in found.items()
+                if key.startswith("test/") and key.endswith("/f1")})
+    return {column: value for column, value in out.items() if value is not None}
 
 
 def bench_command(cfg) -> int:
