@@ -3,13 +3,13 @@ input-blind Vertex prior's, on its own training images, the validation mix and e
 
 A model that does not fit its own training images better than the prior has not learned
 to read the image, whatever its test F1; one that fits them but not validation
-overfits. A third, stronger input-blind reference is printed beside them: the dataset
-prior, which gives every sample its own dataset's training contact frequency (so it needs
-each evaluated dataset in the training mix; NaN otherwise) with one threshold chosen on the
-validation mix, as the model's is. It knows which dataset a picture comes from (a model can
-learn that from the capture style) and nothing else, so a model above the Vertex prior but
-not above it has learned dataset identity more than contact. F1 is the paper's protocol at each predictor's own threshold, both chosen on the
-validation mix (the model's: `model.threshold=val`, else its configured one). AUROC pools
+overfits. A third, stronger input-blind reference is printed beside them: the Dataset
+prior of haco.baselines (every sample scored with its own dataset's training frequency, one
+threshold chosen on the validation mix; NaN where it does not apply). It knows which
+dataset a picture comes from (a model can learn that from the capture style) and nothing
+else, so a model above the Vertex prior but not above it has learned dataset identity more
+than contact. F1 is the paper's protocol at each predictor's own threshold, all chosen on
+the validation mix (the model's: `model.threshold=val`, else its configured one). AUROC pools
 every (sample, vertex) pair: it needs no threshold, so it shows ranking skill alone.
 
 Run: haco bench fit [checkpoint=<out_dir>/last.pt]   (without one: trains `haco train`
