@@ -105,10 +105,7 @@ def config_hash(cfg: DictConfig, with_seed: bool = False) -> str:
     plain = OmegaConf.to_container(cfg, resolve=True)
     if OmegaConf.select(cfg, "model.pretrained") != "twin":
         plain.pop("pretrain", None)  # the twin-pretraining recipe matters only to its users
-    if OmegaConf.select(cfg, "data.source") == "synthetic":
-        from haco.data.synth import GENERATOR_VERSION
-
-        plain["generator"] = GENERATOR_VERSION
+    plain.update(generator_key(cfg))
     for dotted in RUNTIME_KEYS + (() if with_seed else ("seed",)):
         *parents, leaf = dotted.split(".")
         node = plain
@@ -135,8 +132,14 @@ def data_key(cfg: DictConfig) -> str:
     values = {key: OmegaConf.select(cfg, key, default=None) for key in DATA_KEYS}
     values = {key: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
               for key, v in values.items()}
-    if values["data.source"] == "synthetic":
-        from haco.data.synth import GENERATOR_VERSION
+    return digest({**values, **generator_key(cfg)})
 
-        values["generator"] = GENERATOR_VERSION
-    return digest(values)
+
+def generator_key(cfg: DictConfig) -> dict:
+    """{"generator": version} for runs on synthetic twins, {} for real data: part of the
+    config hash and the data key, so results on older twins are never taken for new ones."""
+    if OmegaConf.select(cfg, "data.source") != "synthetic":
+        return {}
+    from haco.data.synth import GENERATOR_VERSION
+
+    return {"generator": GENERATOR_VERSION}

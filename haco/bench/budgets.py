@@ -8,8 +8,9 @@ Nothing is re-run: a build takes minutes and a study an hour, so the figures are
 recorded ones, each named with its source. The twins' build time is the one written by
 the last build that generated samples into this profile's twin directory
 (haco.data.synth.BUILD_RECORD); the pretraining's is its MLflow run in `haco/pretrain`
-(set and training seconds); a trial's is the wall time (end - start) of the loss study's
-FINISHED trial runs of this profile in MLflow; the study's is the trials' count times the
+(set and training seconds); a trial's is the `sweep/trial_seconds` of the loss study's
+FINISHED trial runs of this profile on these twins (a child run starts with its launch, so
+its end - start would count the queue); the study's is the trials' count times the
 median trial, since trials run one after another on 2 cores (a launch that ran only some
 rows says so). A step with no record prints what to run to get one.
 
@@ -42,10 +43,10 @@ def pretrain_seconds(cfg: DictConfig, client) -> tuple[float | None, str]:
     if cfg.model.pretrained != "twin":
         return 0.0, "the profile does not pretrain (model.pretrained is not twin)"
     path = str(weights_path(cfg))
-    runs = client.search_runs(
-        [e.experiment_id for e in client.search_experiments(filter_string="name = 'haco/pretrain'")]
-        or ["-1"], filter_string=f"tags.`haco.pretrain.weights` = '{path}'",
-        order_by=["attributes.start_time DESC"]) if path else []
+    found = client.get_experiment_by_name("haco/pretrain")
+    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"],
+                              filter_string=f"tags.`haco.pretrain.weights` = '{path}'"
+                              ) if found else []
     if not runs:
         return None, f"no haco/pretrain run for {path} (run: haco pretrain)"
     metrics = runs[0].data.metrics
