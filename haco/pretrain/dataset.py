@@ -20,10 +20,10 @@ from haco.atomic import write_json, write_npz
 from haco.config import digest
 from haco.paths import data_root
 
-SET_VERSION = 1          # bump when samples.py changes what a sample is
+SET_VERSION = 2          # bump when samples.py changes what a sample is
 SHARD = "shard-{:05d}.npz"
 RECIPE = "recipe.json"
-FIELDS = ("image", "keypoints", "segment", "depth")
+FIELDS = ("image", "keypoints", "pose", "segment", "depth")
 
 
 def recipe(cfg) -> dict:

@@ -6,6 +6,10 @@ the hand and its surroundings and never the contact labels.
     keypoints  (84, 3) float32: the hand's 84 coarse points (haco.hand regressors), as
                image coordinates u, v in [-1, 1] and depth relative to the hand's mean
                depth in decimetres
+    pose       (84, 3) float32: the same points in the hand's own frame (the scene is
+               built around the hand), centred, in decimetres: the articulation, which
+               the view does not change (what MANO's pose parameters describe, and what
+               HaMeR's mesh recovery learns beside the camera)
     segment    (T, T) uint8 at target size T: 0 background, 1 hand, 2 anything else
     depth      (T, T) float32: depth relative to the hand's mean depth in decimetres,
                0 on background
@@ -48,12 +52,15 @@ def generate(index: int, seed: int, image_size: int, target_size: int) -> dict[s
                        near_miss=twin.is_near_miss(k, SPLIT, NEAR_MISS_SHARE), gap=twin.gap)
     entities, camera = compose_view(scene, rng, image_size)
     image = render(entities, camera, rng, style=twin.style)
-    uv, z = project(hand.regressors[KEYPOINT_LEVEL] @ scene.hand_vertices, camera)
+    points = hand.regressors[KEYPOINT_LEVEL] @ scene.hand_vertices
+    uv, z = project(points, camera)
     centre = z.mean()
     keypoints = np.column_stack([uv / (image_size / 2) - 1, (z - centre) / DEPTH_UNIT])
     small = replace(camera, size=target_size, focal=camera.focal * target_size / image_size)
     depth, entity, _ = depth_and_ids(entities, small)
     segment = np.where(entity < 0, 0, np.where(entity == 0, 1, 2))
     relative = np.where(np.isfinite(depth), (depth - centre) / DEPTH_UNIT, 0.0)
+    pose = (points - points.mean(axis=0)) / DEPTH_UNIT
     return {"image": image, "keypoints": keypoints.astype(np.float32),
+            "pose": pose.astype(np.float32),
             "segment": segment.astype(np.uint8), "depth": relative.astype(np.float32)}

@@ -22,15 +22,31 @@ from haco.config import digest
 from haco.pretrain.dataset import build_set, load_set, recipe, set_dir
 
 TWIN_WEIGHTS = "twin"   # the value of model.pretrained that asks for these weights
-TRAIN_VERSION = 1       # bump when the network, losses or loop change what is learned
-TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size", "holdout")
+TRAIN_VERSION = 2       # bump when the network, losses or loop change what is learned
+TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size", "holdout", "loss_weights")
 
 
 def weights_path(cfg) -> Path:
     """<pretraining set>/<backbone>-<hash of the set, backbone and training recipe>.pt"""
     what = {"set": recipe(cfg), "backbone": str(cfg.model.backbone), "version": TRAIN_VERSION,
-            **{k: cfg.pretrain[k] for k in TRAIN_KEYS}}
+            **{k: plain(cfg.pretrain[k]) for k in TRAIN_KEYS}}
     return set_dir(cfg) / f"{cfg.model.backbone}-{digest(what)}.pt"
+
+
+def plain(value):
+    return OmegaConf.to_container(value) if isinstance(value, DictConfig) else value
+
+
+def check_loss_weights(cfg: DictConfig) -> None:
+    """A weight for every pretraining loss and for nothing else, before any work starts."""
+    from haco.config import ConfigError
+    from haco.pretrain.model import LOSS_TERMS
+
+    given = set(cfg.pretrain.loss_weights)
+    if given != set(LOSS_TERMS):
+        raise ConfigError(f"pretrain.loss_weights must weigh exactly {', '.join(LOSS_TERMS)}; "
+                          f"got {', '.join(sorted(given)) or 'nothing'} (e.g. "
+                          "pretrain.loss_weights.pose=10)")
 
 
 def resolve_pretrained(cfg: DictConfig) -> DictConfig:
@@ -46,6 +62,7 @@ def resolve_pretrained(cfg: DictConfig) -> DictConfig:
 
 def ensure_pretrained(cfg: DictConfig, progress: bool = False) -> Path:
     """The weights' path; the set is built and the backbone trained first if needed."""
+    check_loss_weights(cfg)
     path = weights_path(cfg)
     if path.is_file():
         return path
@@ -98,7 +115,8 @@ def pretrain(cfg: DictConfig, path: Path, progress: bool) -> list[dict[str, floa
         total = 0.0
         for rows in tqdm(batches, disable=not progress, leave=False,
                          desc=f"pretrain epoch {epoch + 1}/{p.epochs}"):
-            loss = sum(losses(net, batch(data, rows)).values())
+            terms = losses(net, batch(data, rows))
+            loss = sum(float(p.loss_weights[name]) * value for name, value in terms.items())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -31,6 +31,26 @@ def test_a_sample_describes_the_hand_and_its_surroundings():
     assert all(np.array_equal(sample[k], again[k]) for k in sample)  # deterministic
 
 
+def test_the_pose_target_is_the_articulation_whatever_the_view(monkeypatch):
+    from haco.data import synth
+
+    first = samples.generate(5, seed=0, image_size=32, target_size=8)
+    compose_view = synth.compose_view
+
+    def another_view(scene, rng, size):  # the same scene, seen from another random direction
+        rng.random(7)
+        return compose_view(scene, rng, size)
+
+    monkeypatch.setattr(synth, "compose_view", another_view)
+    second = samples.generate(5, seed=0, image_size=32, target_size=8)
+    assert not np.allclose(first["keypoints"], second["keypoints"], atol=1e-3)
+    np.testing.assert_array_equal(first["pose"], second["pose"])
+    assert first["pose"].shape == (84, 3)
+    np.testing.assert_allclose(first["pose"].mean(axis=0), 0, atol=1e-5)  # centred
+    spread = np.linalg.norm(first["pose"], axis=1).max()
+    assert 0.3 < spread < 2.0  # decimetres: a hand is about 1-2 dm across
+
+
 def test_pretraining_scenes_use_a_stream_of_their_own():
     from haco.data.twins import SPLITS, sample_rng
 
@@ -54,6 +74,7 @@ def test_weights_are_built_once_logged_once_and_reused(smoke, monkeypatch):
     runs = mlflow.search_runs(experiment_names=["haco/pretrain"])
     assert len(runs) == 1 and runs["tags.haco.pretrain.weights"][0] == str(path)
     assert "metrics.pretrain/holdout_keypoints" in runs
+    assert "metrics.pretrain/holdout_pose" in runs
 
 
 def test_a_changed_recipe_makes_new_weights(smoke):
@@ -62,6 +83,22 @@ def test_a_changed_recipe_makes_new_weights(smoke):
     assert weights_path(smoke("pretrain.lr=0.01")) != weights_path(cfg)
     assert dataset.set_dir(smoke("pretrain.samples=64")) != dataset.set_dir(cfg)
     assert dataset.set_dir(smoke("pretrain.epochs=2")) == dataset.set_dir(cfg)  # set reused
+    assert weights_path(smoke("pretrain.loss_weights.pose=10")) != weights_path(cfg)
+
+
+def test_loss_weights_must_name_every_loss_before_any_work(smoke, monkeypatch):
+    from omegaconf import open_dict
+
+    from haco.config import ConfigError
+
+    monkeypatch.setattr(pretrain_module, "build_set", lambda *a: pytest.fail("built"))
+    with pytest.raises(ConfigError, match="pretrain.loss_weights must weigh exactly"):
+        ensure_pretrained(smoke("+pretrain.loss_weights.poses=1"))  # a typo
+    with pytest.raises(ConfigError, match="keypoints, pose, segment, depth"):
+        missing = smoke()
+        with open_dict(missing):
+            del missing.pretrain.loss_weights["depth"]
+        ensure_pretrained(missing)
 
 
 def test_a_failed_pretraining_leaves_no_weights_and_no_run(smoke, monkeypatch):
