@@ -64,6 +64,9 @@ def validate(cfg: DictConfig) -> None:
     """Configuration errors surface here, before any data is generated or read."""
     if int(cfg.train.epochs) < 1:
         raise ConfigError(f"train.epochs must be >= 1, got {cfg.train.epochs}")
+    if float(cfg.train.backbone_lr_scale) < 0:
+        raise ConfigError(f"train.backbone_lr_scale must be >= 0 (0 freezes the backbone's "
+                          f"updates), got {cfg.train.backbone_lr_scale}")
     if cfg.train.precision not in PRECISIONS:
         raise ConfigError(f"train.precision must be one of {PRECISIONS}, got "
                           f"{cfg.train.precision!r}")
@@ -215,6 +218,16 @@ class Trial:
         return int(self.cfg.train.epochs)
 
 
+def param_groups(model: torch.nn.Module, train: DictConfig) -> list[dict]:
+    """The backbone at train.lr x train.backbone_lr_scale, the rest (decoder, head, contact
+    initialization) at train.lr: a small fine-tuning set can wash a pretrained backbone out."""
+    backbone = list(model.backbone.parameters())
+    ids = {id(p) for p in backbone}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    scale = float(train.backbone_lr_scale)
+    return [{"params": backbone, "lr": float(train.lr) * scale}, {"params": rest}]
+
+
 def setup(cfg: DictConfig, on_step=None) -> Trial:
     device = pick_device()
     torch.manual_seed(int(cfg.seed))
@@ -230,7 +243,7 @@ def setup(cfg: DictConfig, on_step=None) -> Trial:
     model = model_from_config(resolve_pretrained(cfg), init_mean).to(device)
     objective = build_objective(cfg.loss, stats.counts, stats.contact_mean, hand.regressors,
                                 hand.adjacency, int(cfg.train.epochs)).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg.train.lr),
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.train), lr=float(cfg.train.lr),
                                   weight_decay=float(cfg.train.weight_decay),
                                   betas=tuple(cfg.train.betas))
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
@@ -325,7 +338,7 @@ def run(cfg: DictConfig, on_step: Callable[[dict], None] | None = None,
             seconds = time.perf_counter() - start
             record = {f"train/{k}": v for k, v in terms.items()}
             record.update(validate_epoch(trial))
-            record.update({"train/lr": trial.optimizer.param_groups[0]["lr"],
+            record.update({"train/lr": trial.optimizer.param_groups[-1]["lr"],
                            "train/epoch_seconds": seconds})
             state = TrialState(epoch + 1, state.train_seconds + seconds,
                                [*state.history, record])

@@ -117,12 +117,38 @@ def test_exploding_gradients_stop_the_run(smoke_cfg):
     ("model.init=mean", "model.init_dataset"),
     ("train.precision=fp8", "train.precision"),
     ("train.epochs=0", "train.epochs"),
+    ("train.backbone_lr_scale=-1", "train.backbone_lr_scale"),
 ])
 def test_configuration_errors_surface_before_anything_runs(smoke_cfg, override, message,
                                                            monkeypatch):
     monkeypatch.setattr(loop_module, "setup", lambda *a, **k: pytest.fail("setup ran"))
     with pytest.raises(ConfigError, match=message):
         run(smoke_cfg(override))
+
+
+def test_the_backbone_learns_at_its_own_scale_of_the_rate(smoke_cfg):
+    from haco.model.haco import model_from_config
+
+    cfg = smoke_cfg("train.lr=0.002", "train.backbone_lr_scale=0.1")
+    model = model_from_config(cfg)
+    backbone, rest = loop_module.param_groups(model, cfg.train)
+    assert backbone["lr"] == pytest.approx(0.0002) and "lr" not in rest  # rest: the default
+    assert len(backbone["params"]) + len(rest["params"]) == len(list(model.parameters()))
+    assert {id(p) for p in backbone["params"]} == {id(p) for p in model.backbone.parameters()}
+    from haco.train.checkpoint import load_trained
+
+    def backbone(epochs, scale):
+        cfg = smoke_cfg(f"train.backbone_lr_scale={scale}", f"train.epochs={epochs}",
+                        out=f"e{epochs}-{scale}")
+        run(cfg)
+        state = load_trained(f"{cfg.train.out_dir}/last.pt")[0].backbone.state_dict()
+        return {k: v for k, v in state.items() if k.endswith("weight")}
+
+    def moved(scale):  # did a second epoch change any backbone weight?
+        one, two = backbone(1, scale), backbone(2, scale)
+        return any(not torch.equal(one[k], two[k]) for k in one)
+
+    assert moved(1.0) and not moved(0.0)
 
 
 def test_threads_follow_the_trials_resources(smoke_cfg, monkeypatch):
