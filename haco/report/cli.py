@@ -34,6 +34,9 @@ def parser() -> argparse.ArgumentParser:
                    help="runs of this profile (default: the most serious one present)")
     p.add_argument("--data", choices=("synthetic", "real"), default=None,
                    help="runs on this data (default: real if any, else synthetic)")
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="runs on the twins of this data.seed (default: any; each row shows "
+                        "its newest configuration)")
     return p
 
 
@@ -47,7 +50,8 @@ def tables_main(argv: list[str] | None = None) -> int:
         if spec.study not in studies:
             continue
         if spec.study not in cache:
-            cache[spec.study] = study_frames(uri, spec.study, args.profile, args.data)
+            cache[spec.study] = study_frames(uri, spec.study, args.profile, args.data,
+                                             args.data_seed)
         runs, baselines, profile, data = cache[spec.study]
         table = build(spec, runs, baselines)
         print(render.markdown(spec, table, profile, data))
@@ -56,11 +60,13 @@ def tables_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def study_frames(uri: str, study: str, profile: str | None = None, data: str | None = None
+def study_frames(uri: str, study: str, profile: str | None = None, data: str | None = None,
+                 data_seed: int | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame, str | None, str | None]:
     """(trial runs, input-blind baselines, profile, data) of one study: the runs of one
-    profile and data source (`pick`) and the baselines of the same."""
-    runs, profile, data = pick(load_runs(uri, study), profile, data)
+    profile and data source (`pick`) and the baselines of the same (each trial row is
+    compared with the baselines of its own data key)."""
+    runs, profile, data = pick(load_runs(uri, study), profile, data, data_seed)
     return runs, pick_baselines(load_baselines(uri, study), profile, data), profile, data
 
 
@@ -76,7 +82,8 @@ def figures_main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     uri = args.tracking_uri or default_tracking_uri()
     out = args.out.resolve()
-    frames = {s: study_frames(uri, s, args.profile, args.data) for s in (args.study or STUDIES)}
+    frames = {s: study_frames(uri, s, args.profile, args.data, args.data_seed)
+              for s in (args.study or STUDIES)}
     runs = {s: frame[0] for s, frame in frames.items()}
     floors = {s: frame[1] for s, frame in frames.items()}
     hand = load_hand()

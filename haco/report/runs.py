@@ -74,10 +74,14 @@ def load_search(tracking_uri: str, study: str = "hpo") -> pd.DataFrame:
     return runs.sort_values("trial").reset_index(drop=True)
 
 
-def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None
-         ) -> tuple[pd.DataFrame, str | None, str | None]:
+def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None,
+         data_seed: int | None = None) -> tuple[pd.DataFrame, str | None, str | None]:
     """(runs of one profile and data source, the profile, the source); by default the
-    most serious profile present and real data over synthetic."""
+    most serious profile present and real data over synthetic. `data_seed`: only runs on
+    the twins of that `data.seed` (None: any; each row then shows its newest config)."""
+    if data_seed is not None and not runs.empty:
+        seeds = runs.get("params.data.seed", pd.Series(None, index=runs.index))
+        runs = runs[seeds == str(data_seed)]
     if runs.empty:
         return runs, profile, data
     runs, profile, data = _one_source(runs, profile, data)

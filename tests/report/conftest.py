@@ -16,20 +16,22 @@ def _experiment(client, tmp_path, study) -> str:
 def store(tmp_path):
     """A small MLflow store the way the launcher writes it: a parent run and child runs
     with the schema's tags and metrics. Returns (tracking uri, log(study, row, seed,
-    metrics, profile=, data=, status=, tags=))."""
+    metrics, profile=, data=, status=, tags=, params=))."""
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)
 
     def log(study, row, seed, metrics, profile="quick", data="synthetic", status="FINISHED",
-            tags=None):
+            tags=None, params=None):
         tags = {"haco.study": study, "haco.row": row, "haco.seed": str(seed),
                 "haco.profile": profile, "haco.data": data, "haco.config_hash": "h",
                 **(tags or {})}
         run_id = client.create_run(_experiment(client, tmp_path, study), tags=tags).info.run_id
         for key, value in metrics.items():
             client.log_metric(run_id, key, value)
+        for key, value in (params or {}).items():
+            client.log_param(run_id, key, value)
         client.set_terminated(run_id, status)
         return run_id
     return uri, log

@@ -77,6 +77,21 @@ def test_a_row_averages_the_seeds_of_its_newest_configuration_only(store):
     assert t[t["Row"] == "L1 loss"].iloc[0]["n"] == 1          # other rows keep theirs
 
 
+def test_a_data_seed_picks_the_runs_on_those_twins(store):
+    uri, log = store
+    for seed in (0, 1):
+        log("losses", "CE loss", seed, prf(0.4, 0.4, 0.4), params={"data.seed": "0"},
+            tags={"haco.config_hash": "twins0"})
+    time.sleep(0.01)
+    log("losses", "CE loss", 0, prf(0.6, 0.6, 0.6), params={"data.seed": "1"},
+        tags={"haco.config_hash": "twins1"})
+    pick_row = {s: table(uri, "table3", data_seed=s)[1].iloc[0] for s in (None, 0, 1)}
+    assert pick_row[None]["F1"] == pytest.approx(0.6) and pick_row[None]["n"] == 1  # newest
+    assert pick_row[0]["F1"] == pytest.approx(0.4) and pick_row[0]["n"] == 2
+    assert pick_row[1]["F1"] == pytest.approx(0.6)
+    assert table(uri, "table3", data_seed=7)[1]["n"].fillna(0).sum() == 0  # none: no rows
+
+
 def test_failed_runs_and_parent_runs_are_left_out(store):
     uri, log = store
     log("losses", "CE loss", 0, prf(0.9, 0.3, 0.4))
