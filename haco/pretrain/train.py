@@ -34,7 +34,10 @@ def weights_path(cfg) -> Path:
 
 
 def plain(value):
-    return OmegaConf.to_container(value) if isinstance(value, DictConfig) else value
+    """A recipe value as JSON: loss weights as floats, so `pose=10` and `pose=10.0` agree."""
+    if isinstance(value, DictConfig):
+        return {k: float(v) for k, v in value.items()}
+    return value
 
 
 def check_loss_weights(cfg: DictConfig) -> None:

@@ -83,7 +83,9 @@ def test_a_changed_recipe_makes_new_weights(smoke):
     assert weights_path(smoke("pretrain.lr=0.01")) != weights_path(cfg)
     assert dataset.set_dir(smoke("pretrain.samples=64")) != dataset.set_dir(cfg)
     assert dataset.set_dir(smoke("pretrain.epochs=2")) == dataset.set_dir(cfg)  # set reused
-    assert weights_path(smoke("pretrain.loss_weights.pose=10")) != weights_path(cfg)
+    assert weights_path(smoke("pretrain.loss_weights.pose=3")) != weights_path(cfg)
+    assert weights_path(smoke("pretrain.loss_weights.pose=3")) == \
+        weights_path(smoke("pretrain.loss_weights.pose=3.0"))
 
 
 def test_loss_weights_must_name_every_loss_before_any_work(smoke, monkeypatch):
