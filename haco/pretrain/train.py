@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from haco.config import digest
+from haco.config import ConfigError, digest
 from haco.pretrain.dataset import build_set, load_set, recipe, set_dir
 
 TWIN_WEIGHTS = "twin"   # the value of model.pretrained that asks for these weights
@@ -29,11 +29,11 @@ TRAIN_KEYS = ("epochs", "lr", "weight_decay", "batch_size", "holdout", "loss_wei
 def weights_path(cfg) -> Path:
     """<pretraining set>/<backbone>-<hash of the set, backbone and training recipe>.pt"""
     what = {"set": recipe(cfg), "backbone": str(cfg.model.backbone), "version": TRAIN_VERSION,
-            **{k: plain(cfg.pretrain[k]) for k in TRAIN_KEYS}}
+            **{k: recipe_value(cfg.pretrain[k]) for k in TRAIN_KEYS}}
     return set_dir(cfg) / f"{cfg.model.backbone}-{digest(what)}.pt"
 
 
-def plain(value):
+def recipe_value(value):
     """A recipe value as JSON: loss weights as floats, so `pose=10` and `pose=10.0` agree."""
     if isinstance(value, DictConfig):
         return {k: float(v) for k, v in value.items()}
@@ -42,8 +42,7 @@ def plain(value):
 
 def check_loss_weights(cfg: DictConfig) -> None:
     """A weight for every pretraining loss and for nothing else, before any work starts."""
-    from haco.config import ConfigError
-    from haco.pretrain.model import LOSS_TERMS
+    from haco.pretrain.model import LOSS_TERMS  # the network's module: imported when needed
 
     given = set(cfg.pretrain.loss_weights)
     if given != set(LOSS_TERMS):
