@@ -18,9 +18,12 @@ Means are exact: sums are kept without rounding error (Shewchuk's partials, the 
 `math.fsum`), so streaming a dataset through `ContactMeter` in any batches gives bit for bit
 the figures of a one-shot `contact_prf` on the whole of it.
 
-Note: the authors' released evaluation differs in two ways from the paper's text (and from
-this module): it thresholds the raw logits rather than the sigmoid, and it averages over every
-test sample with undefined values counted as 0 rather than skipping non-contact ones.
+Note: the authors' released evaluation (`lib/utils/eval_utils.py`, `test.py`) thresholds the
+sigmoid with `>=` as this module does, but averages over every test sample, counting an
+undefined value (no vertex predicted, no vertex labelled) as 0, rather than skipping fully
+non-contact samples as the paper's text and this module do. The two agree where every test
+sample has contact (the release's HIC, RICH and Hi4D loaders drop non-contact samples) and
+differ on MOW and the training sets.
 """
 
 from __future__ import annotations

@@ -89,9 +89,11 @@ def assign_bins(scores: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """(N,) int64 bin index of every score (paper eq. 3), never dropping a sample.
 
     Bin k holds τ_k ≤ s < τ_{k+1}; the last bin is closed, so s = s_max lands in it. The
-    released code tested half-open intervals for every bin, which lost the minimum-score
-    sample every time and the maximum-score one whenever the computed top edge rounded
-    below s_max. Indices are clipped to [0, K − 1] so that a score a rounding error outside
+    released code (`lib/utils/train_utils.py`) lost two samples: its edge grid starts at
+    1e-5 rather than 0, so the first edge lies above s_min and the minimum-score sample
+    falls in no bin; and its last bin is half-open like the others, so the maximum-score
+    sample is lost whenever the computed top edge does not exceed s_max (when it equals it
+    too). Indices are clipped to [0, K − 1] so that a score a rounding error outside
     the edges still falls in the nearest bin. Degenerate edges (s_max == s_min) put every
     sample in bin 0.
     """

@@ -53,7 +53,8 @@ class VCBLoss(MainLoss):
         per-vertex and global counts each rescaled to total count_total (the code's 1000)
         w(epoch)  = 0.3 * epoch / (epochs - 1)   (the blend never exceeds 0.3)
         n_v       = w n_v^VCB + (1 - w) n^CB, blended in count space, clamped >= 20 and
-                    rescaled again to count_total
+                    rescaled again to count_total, then used as they are (a rescaled
+                    count can fall below 20 again: the code does not clamp twice)
         a_{y,v}   = (1 - beta) / (1 - beta^{n_{y,v}}), normalised per vertex to sum 1 (not 2:
                     the main loss is half the paper variant's against reg and smooth)
         l         = mean alpha BCE + 0.5 mean((1 - y) p)   (false-positive penalty)
@@ -95,8 +96,10 @@ class VCBLoss(MainLoss):
         vertex = rescale(n, self.count_total)
         glob = rescale(n.sum(axis=1, keepdims=True), self.count_total)  # (2, 1), broadcasts
         if v.blend_counts:
+            # the release clamps the blend at 20 and rescales it; the rescaled counts are used
+            # as they are, some below 20 again (no second clamp: issue 15's bug)
             mixed = rescale(np.maximum(w * vertex + (1 - w) * glob, v.min_count), self.count_total)
-            return cb_weights(mixed, self.beta, v.min_count, v.weight_sum)
+            return cb_weights(mixed, self.beta, 0.0, v.weight_sum)
         per_vertex = cb_weights(vertex, self.beta, v.min_count, v.weight_sum)
         return (1 - w) * cb_weights(glob, self.beta, v.min_count, v.weight_sum) + w * per_vertex
 

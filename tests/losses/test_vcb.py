@@ -66,6 +66,28 @@ def test_release_variant_caps_blend_and_blends_counts():
     assert np.allclose(loss.weights(EPOCHS - 1).numpy(), expected, rtol=1e-6)
 
 
+def release_weights(counts, epoch, epochs, beta=0.9999, total=1000.0):
+    """The released code's VCBLoss weights, restated plainly (vertices as rows there)."""
+    per_vertex = counts.T / counts.T.sum(axis=1, keepdims=True) * total
+    overall = counts.sum(axis=1) / counts.sum() * total
+    share = 0.3 * epoch / (epochs - 1)
+    n = np.maximum(share * per_vertex + (1 - share) * overall, 20.0)
+    n = n / n.sum(axis=1, keepdims=True) * total  # no clamp after this
+    alpha = (1 - beta) / (1 - beta ** n)
+    return (alpha / alpha.sum(axis=1, keepdims=True)).T
+
+
+def test_release_variant_keeps_rescaled_counts_below_the_clamp():
+    """Contact at 1% of vertices: the clamp at 20 is active, and the rescaled contact count
+    (20 * 1000 / 1010 = 19.8) is used as it is, as in the release."""
+    rare = np.array([[995.0, 1000.0, 980.0, 985.0], [5.0, 0.0, 20.0, 15.0]])
+    loss = build_loss("vcb", counts=rare, epochs=EPOCHS, variant="release")
+    for epoch in (0, EPOCHS - 1):
+        expected = release_weights(rare, epoch, EPOCHS)
+        assert np.abs(loss.epoch_weights.double()[epoch].numpy() - expected).max() < 1e-7
+        assert np.abs(loss._weights(rare, epoch) - expected).max() < 1e-12
+
+
 def test_release_variant_adds_false_positive_penalty(batch):
     z, y = batch
     loss = vcb(variant="release")
