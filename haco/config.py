@@ -12,6 +12,23 @@ class ConfigError(ValueError):
     """A configuration the user asked for cannot be built; the message says how to fix it."""
 
 
+FIDELITIES = ("paper", "release")
+
+
+def paper_or_release(paper, release, *, _root_):
+    """`${paper_or_release:<paper value>,<release value>}`: a switch's default under the
+    config's `fidelity` (the paper's text, ours where it is silent | the authors' released
+    code; every switch: docs/fidelity.md). A switch set explicitly wins."""
+    fidelity = _root_.get("fidelity", "paper")
+    if fidelity not in FIDELITIES:
+        raise ValueError(f"fidelity must be one of {list(FIDELITIES)}, got {fidelity!r}")
+    return paper if fidelity == "paper" else release
+
+
+if not OmegaConf.has_resolver("paper_or_release"):
+    OmegaConf.register_new_resolver("paper_or_release", paper_or_release)
+
+
 def load_config(name: str, overrides: list[str] | tuple[str, ...] = (),
                 config_file: str | None = None) -> DictConfig:
     """Compose `haco/conf/<name>.yaml` with Hydra overrides and resolve it; with
@@ -84,6 +101,27 @@ RUNTIME_KEYS = ("data.root", "data.workers", "loader.workers", "loader.prefetch_
                 "train.compile", "mlflow.tracking_uri", "mlflow.artifact_root")
 
 
+# Switches added after runs existed, with the value that reproduces what those runs did:
+# hashed only when set otherwise, so adding an option never orphans finished runs.
+# `fidelity` is never hashed: it acts only through the switches it resolves.
+LATER_KEYS = {"eval.protocol": "paper", "loader.bcs.scope": "pooled",
+              "loader.bcs.edges": "paper", "model.init_std": 0.0,
+              "loss.smooth_variant": "ours"}
+
+
+def _drop(plain: dict, dotted: str, prune: bool = False) -> None:
+    """Remove a dotted key; with `prune`, a section it leaves empty too (a later key's new
+    section hashes as if it had never existed; runtime keys keep their empty sections,
+    as every hash so far was made that way)."""
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        plain.pop(head, None)
+    elif isinstance(plain.get(head), dict):
+        _drop(plain[head], rest, prune)
+        if prune and not plain[head]:
+            del plain[head]
+
+
 def digest(value) -> str:
     """12 hex digits naming a JSON-able value (a config, a recipe): the one content key
     behind config hashes, data keys and the caches of twins and pretraining."""
@@ -106,13 +144,11 @@ def config_hash(cfg: DictConfig, with_seed: bool = False) -> str:
     if OmegaConf.select(cfg, "model.pretrained") != "twin":
         plain.pop("pretrain", None)  # the twin-pretraining recipe matters only to its users
     plain.update(generator_key(cfg))
-    for dotted in RUNTIME_KEYS + (() if with_seed else ("seed",)):
-        *parents, leaf = dotted.split(".")
-        node = plain
-        for key in parents:
-            node = node.get(key, {}) if isinstance(node, dict) else {}
-        if isinstance(node, dict):
-            node.pop(leaf, None)
+    for dotted in RUNTIME_KEYS + ("fidelity",) + (() if with_seed else ("seed",)):
+        _drop(plain, dotted)
+    for dotted, first in LATER_KEYS.items():
+        if OmegaConf.select(cfg, dotted, default=first) == first:
+            _drop(plain, dotted, prune=True)
     return digest(plain)
 
 

@@ -86,3 +86,48 @@ def test_a_new_twin_generator_changes_the_hash_of_runs_on_twins(monkeypatch):
     monkeypatch.setattr(haco.data.synth, "GENERATOR_VERSION", 999)
     assert digest() != before[0]                    # old twins' runs are not taken for done
     assert digest("data.source=real") == before[1]  # real data does not care
+
+
+SWITCHES = {  # dotted key: (paper, release); docs/fidelity.md has one row each
+    "eval.protocol": ("paper", "release"),
+    "loader.bcs.scope": ("pooled", "per_dataset"),
+    "loader.bcs.edges": ("paper", "release"),
+    "loader.bcs.include_non_contact": (True, False),
+    "loader.bcs.redraw_every_epoch": (True, False),
+    "model.init_std": (0.0, 1.0),
+    "loss.smooth_variant": ("ours", "release"),
+    "loss.params.variant": ("paper", "release"),
+}
+
+
+@pytest.mark.parametrize("fidelity", ["paper", "release"])
+def test_fidelity_sets_every_switch(fidelity):
+    cfg = load_config("train", [f"fidelity={fidelity}", "loss=vcb"])
+    side = 0 if fidelity == "paper" else 1
+    assert {k: OmegaConf.select(cfg, k) for k in SWITCHES} == {
+        k: v[side] for k, v in SWITCHES.items()}
+
+
+def test_a_switch_set_explicitly_wins_over_fidelity():
+    cfg = load_config("train", ["fidelity=release", "loader.bcs.scope=pooled"])
+    assert cfg.loader.bcs.scope == "pooled" and cfg.loader.bcs.edges == "release"
+    assert load_config("train", ["fidelity=release", "loss=ce"]).loss.params == {}
+
+
+def test_an_unknown_fidelity_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"fidelity must be one of \['paper', 'release'\]"):
+        load_config("train", ["fidelity=relase"])
+
+
+def test_later_switches_at_their_first_value_keep_older_hashes():
+    """Runs made before a switch existed keep their hash while it is at the value that
+    reproduces them; set otherwise, or under fidelity=release, the hash changes."""
+    cfg = load_config("train", ["loss=ce"])
+    older = OmegaConf.to_container(cfg)
+    del older["eval"], older["fidelity"], older["model"]["init_std"]
+    del older["loader"]["bcs"]["scope"], older["loader"]["bcs"]["edges"]
+    del older["loss"]["smooth_variant"]
+    assert config_hash(cfg) == config_hash(OmegaConf.create(older))
+    release = load_config("train", ["loss=ce", "fidelity=release"])
+    assert len({config_hash(cfg), config_hash(release),
+                config_hash(load_config("train", ["loss=ce", "model.init_std=1.0"]))}) == 3
