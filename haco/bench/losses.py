@@ -53,7 +53,7 @@ def bench_command(cfg) -> int:
         fn = loss_timer(lambda p, _y, aux=aux: aux(torch.sigmoid(p)), logits, labels)
         print(f"  {name:<9} {1e3 * seconds_per_call(fn, repeats, device):8.3f} ms")
     objective = build_objective(cfg.loss, counts, np.full(778, 0.1), hand.regressors,
-                                hand.adjacency, 10).to(device)
+                                hand.adjacency, 10, faces=hand.faces).to(device)
     level_logits = {lv: torch.randn(batch, lv, device=device, requires_grad=True)
                     for lv in cfg.loss.levels}
     full = seconds_per_call(objective_timer(objective, level_logits, labels), repeats,

@@ -28,7 +28,8 @@ class TrainingStep:
         self.device = device
         self.model = model_from_config(cfg).to(device).train()
         self.objective = build_objective(cfg.loss, counts, np.full(778, 0.1), hand.regressors,
-                                         hand.adjacency, int(cfg.train.epochs)).to(device)
+                                         hand.adjacency, int(cfg.train.epochs),
+                                         faces=hand.faces).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=float(cfg.train.lr))
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> float:

@@ -1,7 +1,9 @@
 """The auxiliary terms of HACO's objective (paper appendix A.1): regularisation and smoothness.
 
-Both take 778-level contact probabilities p = sigmoid(z) (B, V); their weights (0.1 and 1 in
-the paper) are applied by `haco.losses.objective.Objective`.
+All take 778-level contact probabilities p = sigmoid(z) (B, V); their weights (0.1 and 1 in
+the paper) are applied by `haco.losses.objective.Objective`. Smoothness comes in two forms,
+chosen by `loss.smooth_variant`: ours (`SmoothLoss`) and the released code's
+(`ReleaseSmoothLoss`); the paper's own equations are lost from the text we have.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ class SmoothLoss(nn.Module):
         l    = mean_{b,v} I~_v
     For hard 0/1 maps I~_v is the share of v's neighbours with the other label, so a region
     costs only its boundary and an isolated vertex costs most.
-    The authors' released `SmoothRegLoss` is a different heuristic (self-loops, max-normalised
-    propagation, |p - propagated| scores, log1p of a ratio); it is not reproduced here.
+    The authors' released `SmoothRegLoss` is a different heuristic: `ReleaseSmoothLoss`
+    (`loss.smooth_variant=release`).
     Shapes: adjacency (V, V) 0/1 (scipy sparse or dense); forward(probs (B, V)) -> scalar.
     Vectorised over the batch: one dense (B, V) x (V, V) matmul (778 x 778 float32 is 2.4 MB).
     """
@@ -85,3 +87,54 @@ class SmoothLoss(nn.Module):
         non_contact = self.degree - contact  # sum_u A_vu (1 - p_u)
         isolation = p * non_contact + (1.0 - p) * contact
         return (isolation / (self.degree + self.eps)).mean()
+
+
+def face_adjacency(faces, num_vertices: int) -> np.ndarray:
+    """(V, V) float64 adjacency as the released code builds it: every face adds 1 to each of
+    its three edges in both directions (an edge shared by two faces counts 2, a boundary
+    edge 1), plus 1 on the diagonal (self-loops)."""
+    f = np.asarray(faces, dtype=np.int64)
+    if f.ndim != 2 or f.shape[1] != 3 or f.min() < 0 or f.max() >= num_vertices:
+        raise ValueError(f"faces must be (F, 3) vertex ids below {num_vertices}, got {f.shape}")
+    a = np.eye(num_vertices)
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        np.add.at(a, (f[:, i], f[:, j]), 1.0)  # add.at: repeated edges accumulate
+        np.add.at(a, (f[:, j], f[:, i]), 1.0)
+    return a
+
+
+class ReleaseSmoothLoss(nn.Module):
+    """The released code's smoothness term (`SmoothRegLoss` in dqj5182/HACO_RELEASE,
+    lib/core/loss.py), restated; `loss.smooth_variant=release`. The release applies it to the
+    778-level probabilities only, with weight 1, as `Objective` does.
+
+    With A the face adjacency with self-loops (`face_adjacency`), per sample and for
+    q = p (contact) and q = 1 - p (non-contact):
+        s_q   = A q                                     propagated map (V,)
+        iso_q = sum_v | q_v - s_q,v / (max_u s_q,u + 1e-6) |
+        r     = (iso_p + iso_{1-p}) / (sum_v s_p,v + sum_v s_{1-p},v + 1e-3)
+        l     = mean_b log1p(r_b)
+    (sum_v s_p + sum_v s_{1-p} = sum of A's entries, a constant of the mesh.)
+    Shapes: faces (F, 3); forward(probs (B, V)) -> scalar. Dense float32 matmul in place of
+    the release's per-sample sparse products: the same sums, up to float32 rounding.
+    """
+
+    def __init__(self, faces, num_vertices: int):
+        super().__init__()
+        adjacency = torch.as_tensor(face_adjacency(faces, num_vertices), dtype=torch.float32)
+        self.register_buffer("adjacency_t", adjacency.T.contiguous())  # q @ A.T = (A q)^T
+
+    def forward(self, probs: torch.Tensor) -> torch.Tensor:
+        _check_probs(probs, self.adjacency_t.shape[0], "ReleaseSmoothLoss")
+        p = probs.to(self.adjacency_t.dtype)
+        with _autocast_off(p.device):
+            isolation, size = zip(*(self._propagate(q) for q in (p, 1.0 - p)))
+        ratio = sum(isolation) / (sum(size) + 1e-3)
+        return torch.log1p(ratio).mean()
+
+    def _propagate(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q (B, V) -> (isolation score (B,), propagated mass (B,))."""
+        spread = q @ self.adjacency_t
+        peak = spread.max(dim=1, keepdim=True).values
+        isolation = (q - spread / (peak + 1e-6)).abs().sum(dim=1)
+        return isolation, spread.sum(dim=1)

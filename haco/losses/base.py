@@ -17,7 +17,7 @@ from haco.registry import Registry
 
 LOSSES: Registry[type[nn.Module]] = Registry("loss")
 
-_BUILD_ARGS = ("counts", "epochs")  # passed by the objective, not hyperparameters
+_BUILD_ARGS = ("counts", "epochs", "regressor")  # passed by the objective, not hyperparameters
 
 
 class MainLoss(nn.Module):
@@ -29,6 +29,13 @@ class MainLoss(nn.Module):
     """
 
     needs_counts = False  # True: `counts` (training-data class counts) is required
+
+    @classmethod
+    def regresses_counts(cls, **params) -> bool:
+        """True where a coarse level of this loss, with these hyperparameters, is built from
+        the 778-level counts and the level's regressor (`regressor=`) rather than from its
+        own counts (VCB's release variant)."""
+        return False
 
     def __init__(self, *, counts=None, epochs: int = 1):
         super().__init__()
@@ -56,11 +63,15 @@ def loss_params(name: str) -> list[str]:
     return [p for p in signature.parameters if p not in _BUILD_ARGS]
 
 
-def build_loss(name: str, counts=None, epochs: int = 1, **params) -> nn.Module:
-    """LOSSES[name](counts=counts, epochs=epochs, **params), with clear errors for bad keys."""
+def build_loss(name: str, counts=None, epochs: int = 1, regressor=None, **params) -> nn.Module:
+    """LOSSES[name](counts=counts, epochs=epochs, **params), with clear errors for bad keys.
+
+    `regressor` (L, 778) is passed on only when given: the losses that `regresses_counts`
+    take it with the 778-level counts to build a coarse level L."""
     accepted = loss_params(name)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise TypeError(f"loss {name!r}: unknown hyperparameter(s) {unknown}; "
                         f"accepted: {accepted or 'none'}")
-    return LOSSES[name](counts=counts, epochs=epochs, **params)
+    extra = {} if regressor is None else {"regressor": regressor}
+    return LOSSES[name](counts=counts, epochs=epochs, **extra, **params)

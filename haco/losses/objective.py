@@ -4,7 +4,9 @@ regularisation and smoothness terms on the 778-level probabilities.
     total = sum_L main(logits[L], labels_L, epoch) + reg_weight reg(p) + smooth_weight smooth(p)
 
 with labels_L the any-rule coarse labels and p = sigmoid(logits[778]). Level weights are 1,
-reg_weight 0.1 and smooth_weight 1 in the paper.
+reg_weight 0.1 and smooth_weight 1 in the paper (and in the released code, which also applies
+smoothness to the 778 level only). `smooth_variant` picks the smoothness formula: ours
+(`SmoothLoss`, from the adjacency) or the release's (`ReleaseSmoothLoss`, from the faces).
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from haco.hand import NUM_VERTICES
-from haco.losses.auxiliary import RegLoss, SmoothLoss
+from haco.losses.auxiliary import RegLoss, ReleaseSmoothLoss, SmoothLoss
 from haco.losses.base import LOSSES, build_loss
 from haco.losses.levels import coarse_labels
 
 DEFAULT_LEVELS = (778, 336, 84, 21)
 CONFIG_KEYS = {  # the keys of a loss config, with their defaults (`name` has none)
     "name": None, "levels": list(DEFAULT_LEVELS), "reg_weight": 0.1, "smooth_weight": 1.0,
-    "params": {},
+    "params": {}, "smooth_variant": "ours",
 }
+SMOOTH_VARIANTS = ("ours", "release")
 
 
 class Objective(nn.Module):
@@ -35,7 +38,7 @@ class Objective(nn.Module):
     """
 
     def __init__(self, name: str, mains: Mapping[int, nn.Module],
-                 memberships: Mapping[int, torch.Tensor], reg: RegLoss, smooth: SmoothLoss,
+                 memberships: Mapping[int, torch.Tensor], reg: RegLoss, smooth: nn.Module,
                  reg_weight: float, smooth_weight: float):
         super().__init__()
         self.name, self.levels = name, list(mains)
@@ -92,6 +95,9 @@ def parse_config(loss_cfg) -> dict:
     cfg["levels"] = [int(level) for level in cfg["levels"]]
     if not cfg["levels"] or len(set(cfg["levels"])) != len(cfg["levels"]):
         raise ValueError(f"loss config: levels must be distinct and non-empty, got {cfg['levels']}")
+    if cfg["smooth_variant"] not in SMOOTH_VARIANTS:
+        raise ValueError(f"loss config: smooth_variant must be one of {list(SMOOTH_VARIANTS)}, "
+                         f"got {cfg['smooth_variant']!r}")
     return cfg
 
 
@@ -104,21 +110,42 @@ def _level_counts(counts, level: int, name: str):
     return counts[level]
 
 
+def _main_loss(cfg: dict, level: int, counts, regressors, epochs: int) -> nn.Module:
+    """The main loss of one level. A loss that `regresses_counts` (VCB, release variant)
+    builds a coarse level from the 778-level counts and the level's regressor, as the
+    released code does; every other loss from the level's own counts."""
+    name, params = cfg["name"], cfg["params"]
+    if level != NUM_VERTICES and LOSSES[name].regresses_counts(**params):
+        return build_loss(name, _level_counts(counts, NUM_VERTICES, name), epochs,
+                          regressor=regressors[level], **params)
+    return build_loss(name, _level_counts(counts, level, name), epochs, **params)
+
+
+def _smooth_loss(variant: str, adjacency, faces) -> nn.Module:
+    if variant == "ours":
+        return SmoothLoss(adjacency)
+    if faces is None:
+        raise ValueError("loss config: smooth_variant=release builds its adjacency from the "
+                         "mesh faces; pass faces=hand.faces to build_objective")
+    return ReleaseSmoothLoss(faces, adjacency.shape[0])
+
+
 def build_objective(loss_cfg, counts: Mapping[int, object] | None, contact_mean,
-                    regressors: Mapping[int, object], adjacency, epochs: int) -> Objective:
+                    regressors: Mapping[int, object], adjacency, epochs: int,
+                    faces=None) -> Objective:
     """The Objective described by `loss_cfg` (keys: name, levels, reg_weight, smooth_weight,
-    params), with class counts {L: (2, L)} and the contact mean (778,) of the training data,
-    the hand's regressors {L: (L, 778)} and adjacency (778, 778), and the number of epochs.
+    smooth_variant, params), with class counts {L: (2, L)} and the contact mean (778,) of the
+    training data, the hand's regressors {L: (L, 778)}, adjacency (778, 778) and faces (F, 3)
+    (needed by smooth_variant=release only), and the number of epochs.
     """
     cfg = parse_config(loss_cfg)
     bad = [level for level in cfg["levels"] if level != NUM_VERTICES and level not in regressors]
     if bad:
         raise ValueError(f"loss config: levels {bad} have no regressor; "
                          f"available: {[NUM_VERTICES, *sorted(regressors)]}")
-    name = cfg["name"]
-    mains = {level: build_loss(name, _level_counts(counts, level, name), epochs, **cfg["params"])
-             for level in cfg["levels"]}
+    mains = {level: _main_loss(cfg, level, counts, regressors, epochs) for level in cfg["levels"]}
     memberships = {level: torch.as_tensor(regressors[level] > 0)
                    for level in cfg["levels"] if level != NUM_VERTICES}
-    return Objective(name, mains, memberships, RegLoss(contact_mean), SmoothLoss(adjacency),
+    smooth = _smooth_loss(cfg["smooth_variant"], adjacency, faces)
+    return Objective(cfg["name"], mains, memberships, RegLoss(contact_mean), smooth,
                      cfg["reg_weight"], cfg["smooth_weight"])

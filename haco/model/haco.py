@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from haco.hand import NUM_VERTICES, load_hand
@@ -31,23 +32,37 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class ContactInit(nn.Module):
     """The initial contact map the head's output is added to (paper appendix A.2).
 
-    learned: a learnable (778,) logit embedding, zero at start (the paper's default);
+    learned: a learnable (778,) logit embedding, drawn from N(0, std^2) at construction:
+    std = 0 (ours, `model.init_std`'s default; the paper does not say) starts it at exactly
+    zero without touching the random state; std = 1 is the released code's torch.randn
+    (`init_contact` in its decoder head), drawn from the global RNG when this is built.
     none: nothing added; zeros / ones: "no contact" / "full contact"; mean: a dataset's
-    per-vertex contact frequency. Fixed maps are buffers, so they follow `.to(device)`.
+    per-vertex contact frequency. Fixed maps are buffers, so they follow `.to(device)`;
+    they and `none` ignore `std`.
     """
 
-    def __init__(self, kind: str = "learned", mean: np.ndarray | None = None):
+    def __init__(self, kind: str = "learned", mean: np.ndarray | None = None, std: float = 0.0):
         super().__init__()
         if kind not in INIT_KINDS:
             raise ValueError(f"unknown contact init {kind!r}; known: {', '.join(INIT_KINDS)}")
+        if not std >= 0.0:  # also refuses NaN
+            raise ValueError(f"contact init std (model.init_std) must be >= 0, got {std}")
         self.kind = kind
         if kind == "learned":
-            self.logits = nn.Parameter(torch.zeros(NUM_VERTICES))
+            self.logits = nn.Parameter(_learned_start(float(std)))
         elif kind != "none":
             self.register_buffer("logits", _fixed_logits(kind, mean))
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         return logits if self.kind == "none" else logits + self.logits
+
+
+def _learned_start(std: float) -> torch.Tensor:
+    """(778,) starting logits N(0, std^2); std 0 draws nothing, so the RNG stream (and every
+    weight built after) stays what it was before the option existed."""
+    if std == 0.0:
+        return torch.zeros(NUM_VERTICES)
+    return torch.randn(NUM_VERTICES) * std
 
 
 def _fixed_logits(kind: str, mean: np.ndarray | None) -> torch.Tensor:
@@ -85,7 +100,7 @@ class HACO(nn.Module):
 
 
 _DECODER_FIELDS = {f.name for f in dataclasses.fields(DecoderConfig)}
-_OTHER_OPTIONS = {"init", "init_mean", "pretrained", "mano_path", "levels"}
+_OTHER_OPTIONS = {"init", "init_mean", "init_std", "pretrained", "mano_path", "levels"}
 
 
 def build_model(backbone: str, **overrides) -> HACO:
@@ -93,8 +108,10 @@ def build_model(backbone: str, **overrides) -> HACO:
 
     Decoder: dim, depth, heads, dim_head, mlp_dim, dropout (paper: 1024, 6, 8, 64, 1024, 0).
     Options: init (learned | none | zeros | ones | mean), init_mean ((778,) for `mean`),
-    pretrained (a local checkpoint path; random initialization when None), mano_path,
-    levels (supervised levels, default 778 336 84 21).
+    init_std (learned only: its start is N(0, init_std^2); 0, the default, starts at zeros,
+    1 is the release's randn, drawn before any other weight), pretrained (a local checkpoint
+    path; random initialization when None), mano_path, levels (supervised levels, default
+    778 336 84 21).
     """
     unknown = set(overrides) - _DECODER_FIELDS - _OTHER_OPTIONS
     if unknown:
@@ -105,7 +122,8 @@ def build_model(backbone: str, **overrides) -> HACO:
     hand = load_hand(overrides.get("mano_path"))
     levels = [lv for lv in overrides.get("levels", LEVELS) if lv != NUM_VERTICES]
     regressors = {lv: hand.regressors[lv] for lv in levels}
-    init = ContactInit(overrides.get("init", "learned"), overrides.get("init_mean"))
+    init = ContactInit(overrides.get("init", "learned"), overrides.get("init_mean"),
+                       float(overrides.get("init_std", 0.0)))
     model = HACO(spec.build(), decoder, regressors, init)
     if overrides.get("pretrained"):
         from haco.model.weights import load_pretrained
@@ -115,8 +133,11 @@ def build_model(backbone: str, **overrides) -> HACO:
 
 
 def model_from_config(cfg, init_mean: np.ndarray | None = None) -> HACO:
-    """build_model from a composed config's `model` (and `hand`, `loss.levels`) keys."""
+    """build_model from a composed config's `model` (and `hand`, `loss.levels`) keys.
+
+    A config saved before `model.init_std` existed builds as it did then (std 0)."""
     m = cfg.model
+    init_std = float(OmegaConf.select(cfg, "model.init_std", default=0.0))
     return build_model(str(m.backbone), **dict(m.decoder), init=str(m.init),
-                       init_mean=init_mean, pretrained=m.pretrained,
+                       init_mean=init_mean, init_std=init_std, pretrained=m.pretrained,
                        mano_path=cfg.hand.mano_path, levels=list(cfg.loss.levels))

@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from haco.losses import RegLoss, SmoothLoss
+from haco.losses import RegLoss, ReleaseSmoothLoss, SmoothLoss
+from haco.losses.auxiliary import face_adjacency
 
 
 def test_reg_is_l1_to_the_mean_contact():
@@ -78,3 +79,66 @@ def test_smooth_holds_buffers_only(hand):
     double = smooth.to(torch.float64)
     assert double.degree.dtype == torch.float64
     assert double(torch.rand(2, 778)).dtype == torch.float64
+
+
+# Two triangles sharing edge 0-2, a third sharing edge 1-2 with the first: interior edges
+# (in two faces) and boundary edges (in one).
+TINY_FACES = np.array([[0, 1, 2], [0, 2, 3], [2, 1, 4]])
+
+
+def release_smoothness(probs, faces, num_vertices):
+    """The released SmoothRegLoss restated plainly: a sparse COO adjacency with each face's
+    three edges both ways (duplicates summed) plus self-loops, one sparse product per
+    sample, max-normalised propagation, log1p of the ratio, batch mean."""
+    f = torch.as_tensor(faces, dtype=torch.long)
+    rows = torch.cat([f[:, 0], f[:, 1], f[:, 2], f[:, 1], f[:, 2], f[:, 0]])
+    cols = torch.cat([f[:, 1], f[:, 2], f[:, 0], f[:, 0], f[:, 1], f[:, 2]])
+    a = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.ones(len(rows)),
+                                (num_vertices, num_vertices), check_invariants=True)
+    a = a + torch.eye(num_vertices).to_sparse()
+    losses = []
+    for p in probs:
+        score = mass = 0.0
+        for q in (p, 1.0 - p):
+            spread = torch.sparse.mm(a, q[:, None])[:, 0]
+            score = score + (q - spread / (spread.max() + 1e-6)).abs().sum()
+            mass = mass + spread.sum()
+        losses.append(torch.log1p(score / (mass + 1e-3)))
+    return torch.stack(losses).mean()
+
+
+def test_face_adjacency_counts_shared_edges_twice_and_adds_self_loops():
+    a = face_adjacency(TINY_FACES, 5)
+    assert np.array_equal(a, a.T) and np.array_equal(np.diag(a), np.ones(5))
+    assert a[0, 2] == 2 and a[1, 2] == 2  # each in two faces
+    assert a[0, 1] == 1 and a[2, 3] == 1 and a[1, 4] == 1  # boundary edges
+    assert a[0, 4] == 0 and a[3, 4] == 0
+    with pytest.raises(ValueError, match="faces must be"):
+        face_adjacency(TINY_FACES, 4)
+
+
+def test_release_smoothness_matches_the_release_on_a_tiny_mesh():
+    torch.manual_seed(0)
+    probs = torch.sigmoid(3 * torch.randn(6, 5))
+    probs[0] = torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0])  # all contact: the 1 - p map is zero
+    probs[1] = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0])  # hard, fragmented
+    ours = ReleaseSmoothLoss(TINY_FACES, 5)(probs)
+    torch.testing.assert_close(ours, release_smoothness(probs, TINY_FACES, 5),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_release_smoothness_matches_the_release_on_the_hand(hand):
+    """778 vertices: the dense and the sparse products sum in different orders; float32
+    rounding of sums of ~778 terms stays below 1e-6 relative."""
+    probs = torch.sigmoid(2 * torch.randn(3, 778, generator=torch.Generator().manual_seed(1)))
+    ours = ReleaseSmoothLoss(hand.faces, 778)(probs)
+    torch.testing.assert_close(ours, release_smoothness(probs, hand.faces, 778),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_release_smoothness_checks_shapes_and_holds_buffers_only():
+    smooth = ReleaseSmoothLoss(TINY_FACES, 5)
+    assert not list(smooth.parameters())
+    assert [name for name, _ in smooth.named_buffers()] == ["adjacency_t"]
+    with pytest.raises(ValueError, match=r"\(B, 5\)"):
+        smooth(torch.zeros(2, 4))

@@ -5,7 +5,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from haco.losses import build_loss, build_objective, coarse_labels
+from haco.config import load_config
+from haco.losses import ReleaseSmoothLoss, SmoothLoss, build_loss, build_objective, coarse_labels
+from haco.losses.vcb import VARIANTS
 
 EPOCHS = 3
 
@@ -35,12 +37,66 @@ def test_terms_and_weighted_total(parts, batch):
 
 def test_each_level_uses_its_counts_and_coarse_labels(parts, batch, hand, counts):
     logits, labels = batch
-    objective = build_objective({"name": "vcb", "params": {"variant": "release"}}, **parts)
+    objective = build_objective({"name": "vcb", "params": {"variant": "paper"}}, **parts)
     _, terms = objective(logits, labels, epoch=2)
     for level in (336, 21):
-        alone = build_loss("vcb", counts=counts[level], epochs=EPOCHS, variant="release")
+        alone = build_loss("vcb", counts=counts[level], epochs=EPOCHS, variant="paper")
         target = coarse_labels(labels, torch.as_tensor(hand.regressors[level] > 0))
         assert torch.allclose(terms[f"vcb/{level}"], alone(logits[level], target, 2))
+
+
+def test_release_vcb_coarse_levels_regress_the_dense_counts(parts, batch, hand, counts):
+    """The release's coarse VCB weights: R_L @ (the 778-level counts of the epoch), R_21 the
+    hand's 21-point regressor (16 joints + 5 tip vertices: the release's MANO joint regressor
+    up to row order, except the middle tip: vertex 444 here, 445 there). Restated plainly
+    here (vertices as rows, as in the release)."""
+    logits, labels = batch
+    objective = build_objective({"name": "vcb", "params": {"variant": "release"}}, **parts)
+    _, terms = objective(logits, labels, epoch=2)
+    n = counts[778].astype(float)
+    for level in (336, 84, 21):
+        regressor = hand.regressors[level]
+        for epoch in range(EPOCHS):
+            share = 0.3 * epoch / (EPOCHS - 1)
+            blended = share * n.T / n.sum(axis=0)[:, None] + (1 - share) * n.sum(axis=1) / n.sum()
+            dense = np.maximum(1000 * blended, 20.0)
+            dense = dense / dense.sum(axis=1, keepdims=True) * 1000
+            alpha = (1 - 0.9999) / (1 - 0.9999 ** (regressor @ dense))  # (L, 2)
+            expected = (alpha / alpha.sum(axis=1, keepdims=True)).T
+            got = objective.mains[str(level)].weights(epoch).double().numpy()
+            assert np.abs(got - expected).max() < 1e-7  # float32 storage
+        alone = build_loss("vcb", counts=counts[778], epochs=EPOCHS, variant="release",
+                           regressor=regressor)
+        target = coarse_labels(labels, torch.as_tensor(regressor > 0))
+        assert torch.equal(terms[f"vcb/{level}"], alone(logits[level], target, 2))
+
+
+def test_release_smoothness_is_wired_from_the_faces(parts, batch, hand):
+    logits, labels = batch
+    objective = build_objective({"name": "ce", "smooth_variant": "release"}, **parts,
+                                faces=hand.faces)
+    assert isinstance(objective.smooth, ReleaseSmoothLoss)
+    _, terms = objective(logits, labels, epoch=0)
+    expected = ReleaseSmoothLoss(hand.faces, 778)(torch.sigmoid(logits[778]))
+    assert torch.equal(terms["smooth"], expected)
+    ours = build_objective({"name": "ce"}, **parts, faces=hand.faces)
+    assert isinstance(ours.smooth, SmoothLoss)  # the default, faces or not
+    assert torch.equal(ours(logits, labels, 0)[1]["smooth"],
+                       SmoothLoss(hand.adjacency)(torch.sigmoid(logits[778])))
+    with pytest.raises(ValueError, match="pass faces=hand.faces"):
+        build_objective({"name": "ce", "smooth_variant": "release"}, **parts)
+    with pytest.raises(ValueError, match=r"smooth_variant must be one of \['ours', 'release'\]"):
+        build_objective({"name": "ce", "smooth_variant": "paper"}, **parts)
+
+
+@pytest.mark.parametrize("fidelity", ["paper", "release"])
+def test_the_train_config_builds_its_objective(parts, hand, fidelity):
+    cfg = load_config("train", ["profile=smoke", "loss=vcb", f"fidelity={fidelity}"])
+    objective = build_objective(cfg.loss, **parts, faces=hand.faces)
+    release = fidelity == "release"
+    assert isinstance(objective.smooth, ReleaseSmoothLoss if release else SmoothLoss)
+    assert all(loss.variant == VARIANTS[fidelity] for loss in objective.mains.values())
+    assert (objective.mains["336"].regressor is not None) == release
 
 
 def test_default_weights_and_level_subset(parts, batch):

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from haco.config import load_config
 from haco.hand import load_hand
-from haco.model import BACKBONES, INIT_KINDS, LEVELS, build_model
-from haco.model.haco import INIT_PROB_CLAMP
+from haco.model import BACKBONES, INIT_KINDS, LEVELS, build_model, model_from_config
+from haco.model.haco import INIT_PROB_CLAMP, ContactInit
 
 SMALL = {"dim": 32, "depth": 1, "heads": 2, "dim_head": 16, "mlp_dim": 32}
 
@@ -71,3 +72,54 @@ def test_bad_options_are_clear_errors():
         build_model("test-resnet", init="random")
     with pytest.raises(ValueError, match="init_mean"):
         build_model("test-resnet", init="mean")
+
+
+def test_init_std_zero_starts_at_zeros_and_draws_nothing():
+    torch.manual_seed(0)
+    init = ContactInit("learned", std=0.0)
+    after = torch.randn(3)
+    torch.manual_seed(0)
+    assert torch.equal(init.logits.detach(), torch.zeros(778))
+    assert torch.equal(after, torch.randn(3))  # the random stream is left as it was
+
+
+def test_init_std_one_is_the_release_randn():
+    """The release: init_contact = nn.Parameter(torch.randn(1, 778)); same seed, same draw."""
+    torch.manual_seed(7)
+    init = ContactInit("learned", std=1.0)
+    torch.manual_seed(7)
+    assert torch.equal(init.logits.detach(), torch.randn(1, 778)[0])
+    torch.manual_seed(7)
+    half = ContactInit("learned", std=0.5).logits.detach()
+    torch.manual_seed(7)
+    assert torch.equal(half, 0.5 * torch.randn(778))
+
+
+def test_init_std_is_drawn_first_when_the_model_is_built():
+    torch.manual_seed(0)
+    model = build_model("test-resnet", init_std=1.0, **SMALL)
+    torch.manual_seed(0)
+    assert torch.equal(model.init.logits.detach(), torch.randn(778))
+
+
+@pytest.mark.parametrize("fidelity,std", [("paper", 0.0), ("release", 1.0)])
+def test_init_std_comes_from_the_config(fidelity, std):
+    cfg = load_config("train", ["profile=smoke", f"fidelity={fidelity}"])
+    assert cfg.model.init_std == std
+    torch.manual_seed(1)
+    start = model_from_config(cfg).init.logits.detach()
+    torch.manual_seed(1)
+    assert torch.equal(start, std * torch.randn(778) if std else torch.zeros(778))
+
+
+def test_fixed_inits_ignore_init_std():
+    ones = [ContactInit("ones", std=std).logits for std in (0.0, 1.0)]
+    assert torch.equal(*ones)
+    assert not list(ContactInit("none", std=1.0).parameters())
+
+
+def test_negative_init_std_is_refused():
+    with pytest.raises(ValueError, match=r"model.init_std\) must be >= 0, got -1"):
+        build_model("test-resnet", init_std=-1.0, **SMALL)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        ContactInit("learned", std=float("nan"))
