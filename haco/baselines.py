@@ -11,7 +11,8 @@
                    of the picture. Only where every validation set and the test set are in
                    the training mix (otherwise no value on that set)
 
-Both are scored with the paper's protocol (haco.metrics.contact_prf) on exactly the splits a
+They are scored under the trials' `eval.protocol` (haco.metrics.contact_prf; the paper's
+unless fidelity=release, which makes it part of the data key) on exactly the splits a
 trial reads: a trained row that does not beat them has learned nothing from the image that
 a constant prediction does not give (haco/report/floor.py states the rule).
 
@@ -37,8 +38,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from haco import tracking
-from haco.config import DATA_KEYS, ConfigError, data_key
+from haco.config import DATA_KEYS, SCORING_KEYS, ConfigError, data_key
 from haco.metrics import contact_prf, threshold_sweep
+from haco.train.evaluate import protocol_of
 
 NAMES = ("All contact", "Vertex prior", "Dataset prior")
 VERSION = "1"  # bump when what a baseline computes changes: older cached runs are then redone
@@ -154,19 +156,22 @@ def best_threshold(prior: np.ndarray, labels: np.ndarray) -> float:
     return best
 
 
-def score(probs: np.ndarray, labels: np.ndarray, threshold: float, prefix: str) -> dict:
-    """`<prefix>/{precision,recall,f1,count}` of `probs` (778,) on `labels` (N, 778)."""
-    found = contact_prf(constant(probs, len(labels)), labels, threshold)
+def score(probs: np.ndarray, labels: np.ndarray, threshold: float, prefix: str,
+          protocol: str = "paper") -> dict:
+    """`<prefix>/{precision,recall,f1,count}` of `probs` (778,) on `labels` (N, 778),
+    averaged under `protocol` (`eval.protocol`, as the trials of the same config)."""
+    found = contact_prf(constant(probs, len(labels)), labels, threshold, protocol)
     return {f"{prefix}/{k}": float(v) for k, v in found.items()}
 
 
-def evaluate(probs: np.ndarray, labels: Labels, threshold: float) -> dict[str, float]:
+def evaluate(probs: np.ndarray, labels: Labels, threshold: float,
+             protocol: str = "paper") -> dict[str, float]:
     """Test metrics on every test set, and validation metrics when there are val splits."""
     metrics = {}
     for name, test in labels.test.items():
-        metrics.update(score(probs, test, threshold, f"test/{name}"))
+        metrics.update(score(probs, test, threshold, f"test/{name}", protocol))
     if len(labels.val):
-        metrics.update(score(probs, labels.val, threshold, "val"))
+        metrics.update(score(probs, labels.val, threshold, "val", protocol))
     return metrics
 
 
@@ -179,8 +184,10 @@ def compute(cfg: DictConfig) -> list[Baseline]:
     on = "val" if len(labels.val) else "train"
     threshold = best_threshold(prior, labels.val if on == "val" else contacts(labels.train_dirs))
     everything = np.ones(prior.shape, np.float32)
-    found = [Baseline("All contact", evaluate(everything, labels, ALL_CONTACT_THRESHOLD)),
-             Baseline("Vertex prior", {**evaluate(prior, labels, threshold),
+    protocol = protocol_of(cfg)  # a threshold's rank is the same under either protocol
+    found = [Baseline("All contact",
+                      evaluate(everything, labels, ALL_CONTACT_THRESHOLD, protocol)),
+             Baseline("Vertex prior", {**evaluate(prior, labels, threshold, protocol),
                                        THRESHOLD: threshold}, on)]
     return found + dataset_prior(cfg, labels)
 
@@ -217,12 +224,12 @@ def dataset_prior(cfg: DictConfig, labels: Labels) -> list[Baseline]:
         name: contacts([folder]) for name, folder in labels.train.items()}
     per_sample, chosen = stacked(priors, chooser)
     threshold = best_threshold(per_sample, chosen)
-    metrics = {THRESHOLD: threshold}
+    metrics, protocol = {THRESHOLD: threshold}, protocol_of(cfg)
     for name, test in labels.test.items():
         if name in priors:
-            metrics.update(score(priors[name], test, threshold, f"test/{name}"))
+            metrics.update(score(priors[name], test, threshold, f"test/{name}", protocol))
     if labels.val_sets:
-        found = contact_prf(per_sample, chosen, threshold)
+        found = contact_prf(per_sample, chosen, threshold, protocol)
         metrics.update({f"val/{k}": float(v) for k, v in found.items()})
     return [Baseline("Dataset prior", metrics, "val" if labels.val_sets else "train")]
 
@@ -256,8 +263,10 @@ def log(client, experiment_id: str, cfg: DictConfig, study: str, baseline: Basel
     run_id = client.create_run(experiment_id, tags=run_tags(cfg, study, baseline),
                                run_name=f"baseline: {baseline.name}").info.run_id
     try:
-        tracking.log_dict_params(client, run_id, {k: _text(OmegaConf.select(cfg, k))
-                                                  for k in DATA_KEYS})
+        scored = {k: _text(OmegaConf.select(cfg, k, default=first))
+                  for k, first in SCORING_KEYS.items()}
+        tracking.log_dict_params(client, run_id, {**{k: _text(OmegaConf.select(cfg, k))
+                                                     for k in DATA_KEYS}, **scored})
         tracking.log_metrics(client, run_id, baseline.metrics)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")

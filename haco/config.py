@@ -159,6 +159,11 @@ DATA_KEYS = ("profile", "data.source", "data.seed", "data.train", "data.val", "d
              "data.val_size", "hand.mano_path")
 
 
+# Keys that decide how the input-blind baselines of those labels are scored: part of the
+# data key only when set otherwise than their first value, so existing data keys stand.
+SCORING_KEYS = {"eval.protocol": "paper"}
+
+
 def data_key(cfg: DictConfig) -> str:
     """12 hex digits identifying the labels a trial trains, validates and tests on (MLflow
     tag `haco.data_key` of trials and of the input-blind baselines of the same data).
@@ -168,6 +173,9 @@ def data_key(cfg: DictConfig) -> str:
     values = {key: OmegaConf.select(cfg, key, default=None) for key in DATA_KEYS}
     values = {key: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
               for key, v in values.items()}
+    for key, first in SCORING_KEYS.items():  # baselines are scored as the trials are
+        if OmegaConf.select(cfg, key, default=first) != first:
+            values[key] = OmegaConf.select(cfg, key)
     return digest({**values, **generator_key(cfg)})
 
 

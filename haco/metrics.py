@@ -8,22 +8,36 @@ contact when its probability is `>= threshold`. For each sample:
     recall    = TP / #labelled
     F1        = 2PR / (P + R)        (0 when P + R = 0)
 
-Recall and F1 are undefined for a sample with no contact label, so fully non-contact samples
-are skipped; a dataset's figure is the mean of the per-sample values over the samples counted.
-When no sample is counted the means are NaN (there is nothing to average; 0 would read as a
-terrible model) and `count` is 0. A region's figures apply the same protocol to the region's
-vertices only: a sample counts for a region when it has a contact label inside it.
+Recall and F1 are undefined for a sample with no contact label. Two protocols average them
+(`protocol=`, the config's `eval.protocol`):
+
+- "paper" (default; the paper's text): fully non-contact samples are skipped; a dataset's
+  figure is the mean of the per-sample values over the samples counted.
+- "release" (the authors' released `lib/utils/eval_utils.py`, `compute_contact_metrics`,
+  averaged in `test.py`): the mean over every sample, an undefined value counted as 0
+  (precision when no vertex is predicted, recall when none is labelled, F1 when either is
+  undefined or P + R = 0). A fully non-contact sample thus adds 0 to all three, whatever is
+  predicted, so the release's figure is the paper's times (samples with contact) / (all
+  samples): the two agree where every sample has contact, and the threshold where F1
+  peaks is the same under both (bar ties made by rounding). The release divides its float32
+  label sums in float32 for recall; the figures here are float64 and agree with its within
+  1e-6.
+
+`count` is the number of samples averaged (with contact | all). When it is 0 the means are
+NaN (there is nothing to average; 0 would read as a terrible model). A region's figures
+apply the paper's rule to the region's vertices only, under either protocol: a sample
+counts for a region when it has a contact label inside it. The release reports no region
+figure, so there is nothing of its to reproduce, and its rule would make a region's figure
+mostly the share of samples touching that region rather than how well it is predicted.
 
 Means are exact: sums are kept without rounding error (Shewchuk's partials, the algorithm of
 `math.fsum`), so streaming a dataset through `ContactMeter` in any batches gives bit for bit
 the figures of a one-shot `contact_prf` on the whole of it.
 
-Note: the authors' released evaluation (`lib/utils/eval_utils.py`, `test.py`) thresholds the
-sigmoid with `>=` as this module does, but averages over every test sample, counting an
-undefined value (no vertex predicted, no vertex labelled) as 0, rather than skipping fully
-non-contact samples as the paper's text and this module do. The two agree where every test
-sample has contact (the release's HIC, RICH and Hi4D loaders drop non-contact samples) and
-differ on MOW and the training sets.
+Note: the authors' released evaluation thresholds the sigmoid with `>=` as this module does;
+its averaging is `protocol="release"`. The two protocols agree where every test sample has
+contact (the release's HIC, RICH and Hi4D loaders drop non-contact samples) and differ on
+MOW and the training sets.
 """
 
 from __future__ import annotations
@@ -35,7 +49,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "DECISION_THRESHOLDS", "SWEEP_THRESHOLDS", "ContactMeter", "contact_prf",
+    "DECISION_THRESHOLDS", "PROTOCOLS", "SWEEP_THRESHOLDS", "ContactMeter", "contact_prf",
     "per_sample_prf", "region_prf", "threshold_for", "threshold_sweep",
 ]
 
@@ -60,6 +74,9 @@ DECISION_THRESHOLDS: dict[str, float] = {
 SWEEP_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
 _METRICS = ("precision", "recall", "f1")
+
+# How per-sample figures are averaged (config `eval.protocol`; module docstring).
+PROTOCOLS = ("paper", "release")
 
 
 def threshold_for(backbone: str) -> float:
@@ -140,14 +157,27 @@ class _ExactSum:
         return math.fsum(self.partials)
 
 
-class _PRFMean:
-    """Mean per-sample precision, recall and F1 over the counted samples, fed in any batches."""
+def _check_protocol(protocol: str) -> str:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)} (eval.protocol), "
+                         f"got {protocol!r}")
+    return protocol
 
-    def __init__(self) -> None:
+
+class _PRFMean:
+    """Mean per-sample precision, recall and F1, fed in any batches: over the samples with
+    contact (protocol "paper") or over all of them (protocol "release")."""
+
+    def __init__(self, protocol: str = "paper") -> None:
+        self.protocol = _check_protocol(protocol)
         self.sums = {name: _ExactSum() for name in _METRICS}
         self.count = 0
 
     def add(self, precision, recall, f1, counted) -> _PRFMean:
+        """(N,) per-sample values (0 where undefined, as `per_sample_prf` gives them) and the
+        (N,) bool mask of samples with contact."""
+        if self.protocol == "release":  # every sample, its undefined values already 0
+            counted = torch.ones_like(counted)
         for name, values in zip(_METRICS, (precision, recall, f1)):
             self.sums[name].add(values[counted].tolist())
         self.count += int(counted.sum())
@@ -166,13 +196,14 @@ def _region_index(regions: Mapping[str, Sequence[int]]) -> dict[str, torch.Tenso
     return {name: torch.tensor(np.asarray(idx), dtype=torch.long) for name, idx in regions.items()}
 
 
-def contact_prf(probs, labels, threshold: float = 0.5) -> dict:
+def contact_prf(probs, labels, threshold: float = 0.5, protocol: str = "paper") -> dict:
     """Dataset precision, recall, F1 (means over counted samples) and `count` (samples counted).
 
-    Accepts torch tensors or numpy arrays, (N, V). The means are NaN when no sample has a
-    contact label (count 0).
+    Accepts torch tensors or numpy arrays, (N, V). `protocol`: "paper" counts the samples with
+    a contact label, "release" every sample (module docstring). The means are NaN when no
+    sample is counted (count 0).
     """
-    return _PRFMean().add(*per_sample_prf(probs, labels, threshold)).result()
+    return _PRFMean(protocol).add(*per_sample_prf(probs, labels, threshold)).result()
 
 
 def region_prf(probs, labels, regions: Mapping[str, Sequence[int]],
@@ -192,7 +223,8 @@ def _sweep_rows(thresholds: Sequence[float], means: Sequence[_PRFMean]) -> list[
     return rows
 
 
-def threshold_sweep(probs, labels, thresholds: Sequence[float] | None = None) -> list[dict]:
+def threshold_sweep(probs, labels, thresholds: Sequence[float] | None = None,
+                    protocol: str = "paper") -> list[dict]:
     """Dataset precision, recall, F1 at each threshold (default `SWEEP_THRESHOLDS`).
 
     For choosing a decision threshold on validation data; one vectorised pass over all
@@ -200,7 +232,7 @@ def threshold_sweep(probs, labels, thresholds: Sequence[float] | None = None) ->
     """
     thresholds = [float(t) for t in (SWEEP_THRESHOLDS if thresholds is None else thresholds)]
     precision, recall, f1, counted = per_sample_prf(probs, labels, torch.tensor(thresholds))
-    means = [_PRFMean().add(precision[i], recall[i], f1[i], counted)
+    means = [_PRFMean(protocol).add(precision[i], recall[i], f1[i], counted)
              for i in range(len(thresholds))]
     return _sweep_rows(thresholds, means)
 
@@ -216,21 +248,25 @@ class ContactMeter:
         thresholds: decision thresholds; the first is the main one (`compute`, regions),
             the others feed `sweep` and `best_threshold`.
         regions: optional {region name: vertex indices}, e.g. `load_hand().regions`;
-            evaluated at the main threshold.
+            evaluated at the main threshold, always under the paper's rule.
+        protocol: how the whole-hand figures and the sweep average the samples: "paper"
+            (those with contact) or "release" (all; module docstring).
     """
 
     def __init__(self, thresholds: float | Sequence[float] = (0.5,),
-                 regions: Mapping[str, Sequence[int]] | None = None) -> None:
+                 regions: Mapping[str, Sequence[int]] | None = None,
+                 protocol: str = "paper") -> None:
         if isinstance(thresholds, (int, float)):
             thresholds = (thresholds,)
         self.thresholds = tuple(float(t) for t in thresholds)
         if not self.thresholds:
             raise ValueError("ContactMeter needs at least one threshold")
         self.regions = _region_index(regions or {})
+        self.protocol = _check_protocol(protocol)
         self.reset()
 
     def reset(self) -> None:
-        self._by_threshold = [_PRFMean() for _ in self.thresholds]
+        self._by_threshold = [_PRFMean(self.protocol) for _ in self.thresholds]
         self._by_region = {name: _PRFMean() for name in self.regions}
         self._prob_sum: torch.Tensor | None = None  # per-vertex sum of probabilities
         self._samples = 0
@@ -252,8 +288,9 @@ class ContactMeter:
                                                       self.thresholds[0]))
 
     def compute(self) -> dict[str, float]:
-        """Flat metrics at the main threshold: precision, recall, f1, count, and per region
-        `<region>/precision`, `<region>/recall`, `<region>/f1`, `<region>/count`."""
+        """Flat metrics at the main threshold: precision, recall, f1, count (under the
+        meter's protocol), and per region `<region>/precision`, `<region>/recall`,
+        `<region>/f1`, `<region>/count` (the paper's rule)."""
         out = self._by_threshold[0].result()
         for name, mean in self._by_region.items():
             out.update({f"{name}/{k}": v for k, v in mean.result().items()})

@@ -65,6 +65,24 @@ def test_all_contact_f1_is_the_mean_over_contact_samples_of_2p_over_1_plus_p(rea
     assert every.metrics["test/MOW/recall"] == 1.0 and every.metrics["test/MOW/count"] == 3
 
 
+def test_baselines_are_scored_under_the_trials_protocol(real):
+    """eval.protocol=release (fidelity=release) averages every test sample, the
+    non-contact one as 0, and names other baselines than the paper's (its own data key)."""
+    shares = [78, 389, 700, 0]
+    test = np.zeros((4, V), bool)
+    for i, k in enumerate(shares):
+        test[i, :k] = True
+    splits = real(train=block(4, [(0, 100)]), val=block(2, [(0, 100)]), test=test)
+    paper = load_config("baselines", splits)
+    release = load_config("baselines", splits + ["eval.protocol=release"])
+    p = np.array(shares[:3]) / V
+    every = baselines.compute(release)[0].metrics
+    assert every["test/MOW/f1"] == pytest.approx(np.sum(2 * p / (1 + p)) / 4)
+    assert every["test/MOW/count"] == 4
+    assert data_key(release) != data_key(paper)
+    assert data_key(load_config("baselines", splits + ["eval.protocol=paper"])) == data_key(paper)
+
+
 def test_the_vertex_prior_threshold_is_chosen_on_validation_never_on_test(real):
     """Training contact: vertices 0-99 always, 100-299 half the time -> a prior of 1.0,
     0.5 and 0. Validation touches 0-99 (best threshold 1.0), test 0-299 (best 0.5)."""

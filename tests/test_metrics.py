@@ -9,6 +9,8 @@ The hand-made example (6 vertices, threshold 0.5; `>=` so 0.5 itself is a predic
   Means over A and B: P 3/4, R 5/8, F1 19/28.
 At 0.75: A predicts vertex 0 only (P 1, R 1/2, F1 2/3); B vertex 3 only (P 1, R 1/4, F1 2/5):
 means P 1, R 3/8, F1 8/15.
+The release's protocol averages A, B and C, C's undefined values as 0: P 1/2, R 5/12,
+F1 19/42 at 0.5.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import torch
 from haco.hand import load_hand
 from haco.metrics import (
     DECISION_THRESHOLDS,
+    PROTOCOLS,
     SWEEP_THRESHOLDS,
     ContactMeter,
     contact_prf,
@@ -47,6 +50,12 @@ TINY_REGIONS = {"front": [0, 1, 2], "back": [3, 4, 5], "never": [5]}
 
 def approx(x):
     return pytest.approx(x, abs=1e-12)
+
+
+def near(x):
+    """Agreement with the release, whose recall is computed in float32 (about 6e-8 relative
+    error per sample): 1e-6 absolute, still far below any difference a table shows."""
+    return pytest.approx(x, abs=1e-6)
 
 
 def random_batch(n, v=778, seed=0, p_empty=0.3):
@@ -246,3 +255,98 @@ def test_decision_thresholds():
     for name in backbones:
         assert threshold_for(name) == special.get(name, 0.5)
     assert threshold_for("tiny-cpu") == 0.5
+
+
+# --- the release's protocol: every sample averaged, undefined values as 0 ----------------
+
+def release_reference(probs, labels, threshold):
+    """The release's `compute_contact_metrics` per sample (numpy, float32 sigmoid outputs
+    and labels, None where undefined) and `test.py`'s average over every sample, None
+    counted as 0. Its float32 labels make recall a float32 division (TP and #labelled are
+    float32 sums), so its figures carry float32 rounding: compare at `near` (1e-6)."""
+    values = {"precision": [], "recall": [], "f1": []}
+    for pred, gt in zip(probs.float().numpy(), labels.float().numpy()):
+        tp = np.sum(gt[pred >= threshold])
+        n_pred, n_gt = np.sum(pred >= threshold), np.sum(gt)
+        p = tp / n_pred if n_pred > 0 else None
+        r = tp / n_gt if n_gt > 0 else None
+        f = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
+        for name, x in zip(values, (p, r, f)):
+            values[name].append(x)
+    return {k: float(np.mean([x if x is not None else 0.0 for x in v]))
+            for k, v in values.items()}
+
+
+def release_batch():
+    """random_batch plus the undefined cases: nothing predicted (with and without contact
+    labels) and a non-contact sample with predictions."""
+    probs, labels = random_batch(40, v=50, seed=1)
+    probs[0], labels[0, :3] = 0.0, True  # contact, nothing predicted: P undefined
+    probs[1], labels[1] = 0.0, False  # nothing at all: all three undefined
+    probs[2], labels[2] = 0.95, False  # predictions without contact: R, F1 undefined
+    return probs, labels
+
+
+def test_release_protocol_matches_the_release():
+    probs, labels = release_batch()
+    assert 0 < int(labels.any(dim=1).sum()) < len(labels)
+    for threshold in (0.3, 0.5, 0.55, 0.9):
+        expected = release_reference(probs, labels, threshold)
+        out = contact_prf(probs, labels, threshold, protocol="release")
+        assert out["count"] == len(labels)
+        assert {k: out[k] for k in expected} == {k: near(v) for k, v in expected.items()}
+        paper = contact_prf(probs, labels, threshold)
+        assert paper["f1"] != approx(out["f1"])  # the non-contact samples make a difference
+
+
+def test_release_protocol_by_hand():
+    out = contact_prf(PROBS, LABELS, protocol="release")
+    assert out == {"precision": approx(0.5), "recall": approx(5 / 12),
+                   "f1": approx(19 / 42), "count": 3}
+
+
+def test_release_protocol_is_the_papers_times_the_contact_share():
+    probs, labels = release_batch()
+    paper = contact_prf(probs, labels)
+    release = contact_prf(probs, labels, protocol="release")
+    share = paper["count"] / release["count"]
+    for k in ("precision", "recall", "f1"):
+        assert release[k] == approx(paper[k] * share)
+
+
+def test_protocols_agree_bit_for_bit_when_every_sample_has_contact():
+    probs, labels = random_batch(30, v=60, seed=3, p_empty=0.0)
+    assert labels.any(dim=1).all()
+    for threshold in (0.5, 0.8):
+        paper = contact_prf(probs, labels, threshold)
+        assert contact_prf(probs, labels, threshold, protocol="release") == paper
+        expected = release_reference(probs, labels, threshold)
+        assert {k: paper[k] for k in expected} == {k: near(v) for k, v in expected.items()}
+
+
+def test_release_meter_streams_like_one_shot_and_keeps_regions_on_the_paper_rule():
+    regions = load_hand().regions
+    probs, labels = random_batch(61, seed=8)
+    thresholds = (0.5, 0.3, 0.7)
+    meter = ContactMeter(thresholds=thresholds, regions=regions, protocol="release")
+    paper_meter = ContactMeter(thresholds=thresholds, regions=regions)
+    for chunk in (slice(0, 9), slice(9, 10), slice(10, 61)):
+        meter.update(probs[chunk], labels[chunk])
+        paper_meter.update(probs[chunk], labels[chunk])
+    got, paper = meter.compute(), paper_meter.compute()
+    whole = contact_prf(probs, labels, protocol="release")
+    assert {k: got[k] for k in whole} == whole and whole["count"] == 61
+    assert meter.sweep() == threshold_sweep(probs, labels, thresholds, protocol="release")
+    for name, expected in region_prf(probs, labels, regions).items():
+        assert {k: got[f"{name}/{k}"] for k in expected} == expected
+        assert {k: paper[f"{name}/{k}"] for k in expected} == expected
+    # A non-contact sample adds 0 at every threshold: the best one does not move.
+    assert meter.best_threshold() == paper_meter.best_threshold()
+
+
+def test_an_unknown_protocol_is_refused():
+    assert PROTOCOLS == ("paper", "release")
+    with pytest.raises(ValueError, match="eval.protocol"):
+        contact_prf(PROBS, LABELS, protocol="released")
+    with pytest.raises(ValueError, match="eval.protocol"):
+        ContactMeter(protocol="Paper")

@@ -1,7 +1,8 @@
 """Training and test batches from shards: dataset mixing, strides, weights, BCS, workers.
 
     specs ──► MixedDataset (one index space over all datasets, strided)
-          ──► EpochSampler (one epoch's global indices: BCS or a weighted shuffle)
+          ──► EpochSampler (one epoch's global indices: BCS, pooled or per dataset,
+                            or a weighted shuffle)
           ──► BatchSampler (cuts them into batches, in the main process)
           ──► DataLoader(batch_size=None) ──► MixedDataset[batch indices] in a worker
 
@@ -23,14 +24,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from haco.config import ConfigError
 from haco.data.registry import SYNTH_PREFIX, get_dataset
-from haco.data.sampling import balanced_indices
+from haco.data.sampling import EDGE_RULES, EmptyBinError, balanced_indices, contact_mean
 from haco.data.shards import SplitReader
 from haco.labels import NUM_HAND_VERTICES
 
 # Salt of the rng that draws weighted (fractional) dataset shares, so that draw never
 # shares a stream with the BCS draw or the shuffle of the same seed and epoch.
 _POOL_STREAM = 0x706F6F6C
+# Salts of the shuffle of a reused draw, of each dataset's own draw and of their merge.
+_ORDER_STREAM = 0x6F726472
+_DATASET_STREAM = 0x64736574
+_MIX_STREAM = 0x6D697821
+
+# `loader.bcs.scope`: one BCS draw over the whole mix (paper) | one per dataset (release).
+BCS_SCOPES = ("pooled", "per_dataset")
 
 
 @dataclass(frozen=True)
@@ -190,25 +199,55 @@ class EpochSampler:
     every sample q // n times and a random subset of q mod n of them once more. Repeats
     are spread evenly rather than drawn i.i.d. with replacement: weight 2 means every
     sample twice, weight 0.5 a random half without repeats.
-    BCS on: `balanced_indices` over the pool's contacts, i.e. over the combined training
-    set as in the paper (bins, beta, include_non_contact from config). BCS off: the pool,
-    shuffled. `shuffle=False` (test): the pool in order.
+    `shuffle=False` (test): the pool in order. BCS off: the pool, shuffled. BCS on
+    (`balanced_indices`, with bins, beta, include_non_contact and edges from `bcs`):
+
+    - scope "pooled" (the paper: BCS over the combined training set): one draw over the
+      whole pool's contacts, their mean c̄ taken over the pool (repeats count).
+    - scope "per_dataset" (the release: each dataset's loader balances itself): each
+      dataset's pool rows drawn apart, scored against that dataset's own mean contact map
+      (over all its kept samples, unweighted, non-contact ones included, as the release's
+      per-dataset mean file), the draws concatenated and shuffled. Weights still set how
+      many rows of each dataset enter its draw (round(w·n), repeats included).
+
+    The epoch's length is what the draw yields: with edges "paper", the participating rows
+    (all of the pool, or its contact rows when non-contact ones are left out), so a
+    dataset's weighted count sets its share; with edges "release", K·int(mean bin size)
+    per draw (one draw pooled, one per dataset), as the release's `balanced_data`, whose
+    datasets are then concatenated (`MultipleDatasets(make_same_len=False)`).
+    `redraw_every_epoch` false: the draw (and its pool) is made once and reused, only its
+    order changes every epoch, as the release's DataLoader(shuffle=True) reorders its one
+    balanced list.
+    Not reproduced: the release's MOW, PROX and HIC loaders never call its BCS (they give
+    every training sample once, HIC only its contact samples); per_dataset balances every
+    dataset of the mix.
     """
 
     def __init__(self, dataset: MixedDataset, seed: int = 0, bcs: dict | None = None,
                  shuffle: bool = True):
         self.dataset, self.seed, self.shuffle = dataset, int(seed), shuffle
         self.bcs = dict(bcs) if bcs is not None and bcs.get("enabled", True) else None
+        self.scope = str(self.bcs.get("scope", "pooled")) if self.bcs else "pooled"
+        self.edges = str(self.bcs.get("edges", "paper")) if self.bcs else "paper"
+        if self.scope not in BCS_SCOPES:
+            raise ValueError(f"loader.bcs.scope must be one of {list(BCS_SCOPES)}, "
+                             f"got {self.scope!r}")
+        if self.edges not in EDGE_RULES:
+            raise ValueError(f"loader.bcs.edges must be one of {list(EDGE_RULES)}, "
+                             f"got {self.edges!r}")
         self.epoch = 0
+        self._fixed_draw: np.ndarray | None = None  # the one draw when not redrawn
+        self._last: tuple[int, np.ndarray] | None = None  # (epoch, its indices)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    def _redraws(self) -> bool:
+        return self.bcs is None or bool(self.bcs.get("redraw_every_epoch", True))
+
     def _pool_key(self) -> int:
         # A BCS draw not redrawn every epoch keeps its epoch-0 pool too.
-        if self.bcs is not None and not self.bcs.get("redraw_every_epoch", True):
-            return 0
-        return self.epoch
+        return self.epoch if self._redraws() else 0
 
     def pool(self) -> np.ndarray:
         """Global indices each dataset contributes this epoch, by weight, in order."""
@@ -219,30 +258,86 @@ class EpochSampler:
         return np.concatenate(parts).astype(np.int64)
 
     def indices(self) -> np.ndarray:
-        """This epoch's global indices, in the order the batches take them."""
+        """(L,) int64: this epoch's global indices, in the order the batches take them."""
+        if self._last is None or self._last[0] != self.epoch:
+            self._last = (self.epoch, self._compute_indices())  # __len__ then iter: one draw
+        return self._last[1]
+
+    def _compute_indices(self) -> np.ndarray:
         pool = self.pool()
         if not self.shuffle:
             return pool
         if self.bcs is None:
             return np.random.default_rng([self.seed, self.epoch]).permutation(pool)
-        contacts = self.dataset.contacts_matrix()
-        if not np.array_equal(pool, np.arange(len(self.dataset))):
-            contacts = contacts[pool]  # weighted: repeats count in the bins and the mean
-        epoch = self.epoch if self.bcs.get("redraw_every_epoch", True) else None
-        drawn = balanced_indices(contacts, bins=int(self.bcs["bins"]),
-                                 beta=float(self.bcs["beta"]), seed=self.seed,
-                                 include_non_contact=bool(self.bcs["include_non_contact"]),
-                                 epoch=epoch)
-        return pool[drawn]
+        if self._redraws():
+            return self._balanced(pool, self.epoch)
+        if self._fixed_draw is None:
+            self._fixed_draw = self._balanced(pool, None)
+        order = np.random.default_rng([self.seed, self.epoch, _ORDER_STREAM])
+        return order.permutation(self._fixed_draw)
+
+    def _balanced(self, pool: np.ndarray, epoch: int | None) -> np.ndarray:
+        """(L,) global indices of one BCS draw from `pool`; `epoch` None: the one draw.
+        An epoch of no sample at all is a ConfigError, never a silent empty epoch."""
+        if self.scope == "per_dataset":
+            drawn = self._balanced_per_dataset(pool, epoch)
+        else:
+            contacts = self.dataset.contacts_matrix()
+            if not np.array_equal(pool, np.arange(len(self.dataset))):
+                contacts = contacts[pool]  # weighted: repeats count in the bins and the mean
+            where = f"the pooled training mix ({', '.join(self.dataset.names)})"
+            drawn = pool[self._draw(contacts, self.seed, epoch, where)]
+        if drawn.size == 0 and pool.size:
+            raise ConfigError(
+                f"BCS drew no training sample from {', '.join(self.dataset.names)} "
+                f"(loader.bcs: scope={self.scope}, edges={self.edges}, include_non_contact="
+                f"{self.bcs['include_non_contact']}): with edges=release a dataset with fewer "
+                "binned samples than bins yields none, as in the released code; use "
+                "loader.bcs.edges=paper, fewer bins, or more data")
+        return drawn
+
+    def _balanced_per_dataset(self, pool: np.ndarray, epoch: int | None) -> np.ndarray:
+        contacts, offsets = self.dataset.contacts_matrix(), self.dataset.offsets
+        which = np.searchsorted(offsets, pool, side="right") - 1  # the pool is in order
+        parts = []
+        for d, spec in enumerate(self.dataset.specs):
+            rows = pool[which == d]
+            if rows.size == 0:  # weight 0, or an empty dataset
+                continue
+            own_mean = contact_mean(contacts[offsets[d]:offsets[d + 1]])
+            picked = self._draw(contacts[rows], _dataset_seed(self.seed, d), epoch, spec.name,
+                                mean=own_mean)
+            parts.append(rows[picked])
+        drawn = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        key = [self.seed, _MIX_STREAM] if epoch is None else [self.seed, epoch, _MIX_STREAM]
+        return np.random.default_rng(key).permutation(drawn).astype(np.int64)
+
+    def _draw(self, contacts: np.ndarray, seed: int, epoch: int | None, where: str,
+              mean: np.ndarray | None = None) -> np.ndarray:
+        """Row indices into `contacts` of one `balanced_indices` draw; `where` names the
+        rows in the error an empty release bin raises."""
+        try:
+            return balanced_indices(contacts, bins=int(self.bcs["bins"]),
+                                    beta=float(self.bcs["beta"]), seed=seed,
+                                    include_non_contact=bool(self.bcs["include_non_contact"]),
+                                    epoch=epoch, edges=self.edges, mean=mean)
+        except EmptyBinError as err:
+            raise EmptyBinError(f"{where}: {err}") from None
 
     def __iter__(self):
         return iter(self.indices().tolist())
 
     def __len__(self) -> int:
-        pool = self.pool()  # cheap; BCS keeps its length unless non-contact rows drop out
-        if self.shuffle and self.bcs is not None and not self.bcs["include_non_contact"]:
-            return int(self.dataset.contacts_matrix()[pool].any(axis=1).sum())
-        return len(pool)
+        if self.shuffle and self.bcs is not None:
+            return len(self.indices())  # a BCS draw's length depends on its rule and scope
+        return len(self.pool())
+
+
+def _dataset_seed(seed: int, dataset_number: int) -> int:
+    """The seed of one dataset's own BCS draw (scope per_dataset): independent streams per
+    dataset, so two datasets of equal size never draw the same rows."""
+    state = np.random.SeedSequence([seed, dataset_number, _DATASET_STREAM]).generate_state(1)
+    return int(state[0])
 
 
 def _weighted_draw(n: int, weight: float, rng: np.random.Generator) -> np.ndarray:

@@ -12,6 +12,20 @@ Building blocks, usable on their own:
 - `balanced_indices`: the stratified resampling that yields an epoch's sample indices;
 - `bin_report`: per-bin counts and edges, for `haco data stats`.
 
+Two edge rules (`edges=`, the config's `loader.bcs.edges`):
+- "paper" (default): eq. 2-3 as above; every participating sample lands in a bin, and an
+  epoch gives every non-empty bin an equal share of `num_samples`.
+- "release": the authors' released code (`lib/utils/train_utils.py`, `balanced_data` and
+  `get_contact_difficulty_sample_id`): `release_scores`, `release_bin_edges`,
+  `assign_release_bins`. Scores are float32, in the release's arithmetic; the edge grid is
+  x = linspace(1e-5, 1, K + 1), so the first edge lies above s_min and every sample tied
+  at the minimum is in no bin; every bin is half-open [e_k, e_{k+1}), the last one too, so
+  the maximum is lost whenever the top edge does not exceed it (it usually equals it).
+  Each bin then yields int(mean bin size) samples (drawn without replacement from a
+  larger bin, with replacement from a smaller one, all of an equal one), so the epoch has
+  K·int(mean bin size) samples; an empty bin is an `EmptyBinError` (the release crashes),
+  except when that mean is below 1: then nothing is drawn, as in the release.
+
 Contacts are an (N, V) boolean array (V = 778 MANO vertices), one row per sample. Callers
 holding bit-packed labels unpack them first (`np.unpackbits(x, axis=1, count=778)`).
 """
@@ -23,9 +37,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from haco.config import ConfigError
+
 # Rows are cast to float64 this many elements at a time for the score's matrix-vector
 # product: about 32 MB per chunk, so a 1e6 x 778 bool matrix never gets a float copy.
 _CHUNK_ELEMENTS = 4_000_000
+
+# The edge rules of `balanced_indices(edges=...)` (config `loader.bcs.edges`).
+EDGE_RULES = ("paper", "release")
+
+# The released code's edge grid starts here rather than at 0 ("small epsilon to avoid zero").
+_RELEASE_GRID_START = 1e-5
+
+
+class EmptyBinError(ConfigError):
+    """A score bin without samples under `edges="release"`, which cannot fill it (the
+    released code fails there: np.random.choice over zero members). A ConfigError (so a
+    ValueError): this data cannot be balanced that way, and the message says what to set."""
 
 
 def contact_balance_scores(contacts: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
@@ -50,11 +78,44 @@ def contact_balance_scores(contacts: np.ndarray, mean: np.ndarray | None = None)
         mean = contact_mean(contacts)
     mean = _check_mean(mean, v)
     weights = (1.0 - 2.0 * mean) / v  # c·(1 − c̄) − c·c̄ folded into one dot product
-    scores = np.empty(n, dtype=np.float64)
+    return _row_dots(contacts, weights)
+
+
+def release_scores(contacts: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """(N,) float32 contact balance scores computed as the released code does.
+
+    Eq. 1 again, in the release's arithmetic (`get_contact_difficulty_sample_id`, then
+    `balanced_data`): c̄ in float32 (it loads a saved float32 mean), 1 − c̄ in float32, the
+    two means mean(c·(1 − c̄)) and mean(c·c̄) in float64 and subtracted, the result rounded
+    to float32. A score can differ from `contact_balance_scores` by a float32 rounding, which
+    decides, e.g., whether the top edge rounds above the maximum. (The release's saved mean
+    is itself a float32 np.mean, which may differ from the rounded exact mean here by a few
+    float32 roundings on large datasets.)
+
+    Args:
+        contacts: (N, V) bool (or 0/1) array, one row per sample.
+        mean: (V,) per-vertex contact mean; by default computed from all N rows.
+    """
+    contacts = _as_contact_matrix(contacts)
+    n, v = contacts.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    mean = contact_mean(contacts) if mean is None else _check_mean(mean, v)
+    mean32 = mean.astype(np.float32)
+    away = (np.float32(1.0) - mean32).astype(np.float64)
+    toward = mean32.astype(np.float64)
+    scores = _row_dots(contacts, away) / v - _row_dots(contacts, toward) / v
+    return scores.astype(np.float32)
+
+
+def _row_dots(contacts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(N,) float64 contacts @ weights, the rows cast to float64 a chunk at a time."""
+    n, v = contacts.shape
+    out = np.empty(n, dtype=np.float64)
     step = max(1, _CHUNK_ELEMENTS // max(v, 1))
     for start in range(0, n, step):
-        scores[start:start + step] = contacts[start:start + step].astype(np.float64) @ weights
-    return scores
+        out[start:start + step] = contacts[start:start + step].astype(np.float64) @ weights
+    return out
 
 
 def contact_mean(contacts: np.ndarray) -> np.ndarray:
@@ -89,11 +150,12 @@ def assign_bins(scores: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """(N,) int64 bin index of every score (paper eq. 3), never dropping a sample.
 
     Bin k holds τ_k ≤ s < τ_{k+1}; the last bin is closed, so s = s_max lands in it. The
-    released code (`lib/utils/train_utils.py`) lost two samples: its edge grid starts at
-    1e-5 rather than 0, so the first edge lies above s_min and the minimum-score sample
-    falls in no bin; and its last bin is half-open like the others, so the maximum-score
-    sample is lost whenever the computed top edge does not exceed s_max (when it equals it
-    too). Indices are clipped to [0, K − 1] so that a score a rounding error outside
+    released code (`lib/utils/train_utils.py`) lost samples at both ends: its edge grid
+    starts at 1e-5 rather than 0, so the first edge lies above s_min and every sample tied
+    at the minimum falls in no bin; and its last bin is half-open like the others, so the
+    maximum-score samples are lost whenever the computed top edge does not exceed s_max
+    (when it equals it too). That rule is `assign_release_bins` (`edges="release"`).
+    Indices are clipped to [0, K − 1] so that a score a rounding error outside
     the edges still falls in the nearest bin. Degenerate edges (s_max == s_min) put every
     sample in bin 0.
     """
@@ -113,6 +175,54 @@ def assign_bins(scores: np.ndarray, edges: np.ndarray) -> np.ndarray:
     # side="right" puts s == τ_k into bin k (the closed lower end of eq. 3).
     idx = np.searchsorted(edges, scores, side="right") - 1
     return np.clip(idx, 0, num_bins - 1).astype(np.int64)
+
+
+def release_bin_edges(s_min: float, s_max: float, bins: int, beta: float) -> np.ndarray:
+    """(bins + 1,) float32 bin edges as the released code compares them.
+
+    e_k = s_min + (s_max − s_min)·log1p(β x_k)/log1p(β), x = linspace(1e-5, 1, K + 1),
+    with s_min, s_max and their difference in float32 (the release takes them from float32
+    scores) and the rest in float64. The release then compares its float32 scores with these
+    float64 edges; under NumPy 1.x, which its Python 3.8 environment has, such a comparison
+    runs in float32 (value-based casting), so the edges are rounded to float32 here. (NumPy
+    2 would compare in float64; the two differ only for a score within a float32 rounding
+    of an edge.)
+    """
+    _check_bins_beta(bins, beta)
+    lo, hi = np.float32(s_min), np.float32(s_max)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"score range must be finite, got s_min={s_min}, s_max={s_max}")
+    if hi < lo:
+        raise ValueError(f"s_max ({s_max}) is below s_min ({s_min}); pass them in order")
+    x = np.linspace(_RELEASE_GRID_START, 1.0, bins + 1)
+    span = hi - lo  # float32, as in the release
+    edges = lo + span * np.log1p(x * beta) / np.log1p(beta)  # float64
+    return edges.astype(np.float32)
+
+
+def assign_release_bins(scores: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(N,) int64 bin of every score under the released code's rule, -1 for none.
+
+    Every bin is half-open, e_k ≤ s < e_{k+1}, the last one included, compared in float32
+    (scores are rounded to float32 first). A score below e_0 (with `release_bin_edges`:
+    every score tied at the minimum) or at or above the top edge (the maximum, unless the
+    top edge rounded above it) gets -1, i.e. it takes no part in the draw.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got shape {scores.shape}")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN; check the contact mean passed to the scores")
+    edges = np.asarray(edges, dtype=np.float32)
+    if edges.ndim != 1 or edges.size < 2:
+        raise ValueError(f"edges must be 1-D with at least 2 entries, got shape {edges.shape}")
+    if not np.isfinite(edges).all() or (np.diff(edges) < 0).any():
+        raise ValueError("edges must be finite and non-decreasing; build them with "
+                         "release_bin_edges")
+    # side="right": s == e_k goes to bin k; s == e_K goes past the last bin, as in the release.
+    idx = np.searchsorted(edges, scores.astype(np.float32), side="right") - 1
+    idx[idx >= edges.size - 1] = -1
+    return idx.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -144,14 +254,20 @@ class BinReport:
 
 
 def bin_report(
-    contacts: np.ndarray, bins: int = 5, beta: float = 5.0, include_non_contact: bool = True
+    contacts: np.ndarray, bins: int = 5, beta: float = 5.0, include_non_contact: bool = True,
+    edges: str = "paper",
 ) -> BinReport:
-    """Per-bin counts and edges of the BCS binning of `contacts` (no resampling)."""
+    """Per-bin counts and edges of the BCS binning of `contacts` (no resampling).
+
+    With `edges="release"`, `num_participating` counts only the samples that landed in a
+    bin (the release's extreme samples do not), and the edges are its float32 ones.
+    """
     contacts = _as_contact_matrix(contacts)
     has_contact = contacts.any(axis=1)
-    _, bin_idx, edges = _bin_participants(contacts, bins, beta, include_non_contact, has_contact)
+    _, bin_idx, bin_edges = _bin_participants(contacts, bins, beta, include_non_contact,
+                                              has_contact, edges=edges)
     return BinReport(
-        edges=edges,
+        edges=bin_edges,
         counts=np.bincount(bin_idx, minlength=bins).astype(np.int64),
         num_samples=int(contacts.shape[0]),
         num_non_contact=int(contacts.shape[0] - np.count_nonzero(has_contact)),
@@ -168,6 +284,8 @@ def balanced_indices(
     include_non_contact: bool = True,
     num_samples: int | None = None,
     epoch: int | None = None,
+    edges: str = "paper",
+    mean: np.ndarray | None = None,
 ) -> np.ndarray:
     """Row indices of one BCS epoch: every non-empty score bin contributes equally.
 
@@ -179,20 +297,40 @@ def balanced_indices(
         include_non_contact: whether rows without contact are binned and drawn. True follows
             the paper's text ("both contact and non-contact samples"); the released code
             excluded them, which is `False` here. Either way they count in the mean c̄.
-        num_samples: length of the result; default: the number of participating rows.
+        num_samples: length of the result; default: the number of participating rows. Only
+            with `edges="paper"`: the release's rule fixes the length itself.
         epoch: when given, the draw uses `default_rng([seed, epoch])`, so every epoch draws
             afresh yet reproducibly; None draws from `seed` alone. Epoch 0 equals None
             (NumPy's SeedSequence ignores trailing zero words), which is harmless.
+        edges: "paper" (eq. 2-3, below) or "release" (the released code's binning and
+            quotas, see the module docstring).
+        mean: (V,) contact mean c̄ of the scores; default: the mean of all N rows. A caller
+            drawing a subset (one dataset's weighted rows) passes the mean it stands for.
     Returns:
-        (num_samples,) int64 indices into the rows of `contacts`, shuffled. Each non-empty
-        bin gets num_samples // (#non-empty bins) draws, the remainder one extra each for the
-        first bins. Within a bin a member appears ⌊q/n⌋ or ⌈q/n⌉ times (q: its quota, n: its
-        size), so a large bin is subsampled without repeats and a small one oversampled
-        evenly. An empty result when no row participates.
+        edges="paper": (num_samples,) int64 indices into the rows of `contacts`, shuffled.
+        Each non-empty bin gets num_samples // (#non-empty bins) draws, the remainder one
+        extra each for the first bins. Within a bin a member appears ⌊q/n⌋ or ⌈q/n⌉ times
+        (q: its quota, n: its size), so a large bin is subsampled without repeats and a
+        small one oversampled evenly.
+        edges="release": (K·q,) int64 indices, shuffled, q = int(mean of the K bin sizes):
+        q members of every bin, without replacement from a larger bin, with replacement
+        (i.i.d.) from a smaller one, every member once from a bin of exactly q.
+        Either rule: an empty result when no row participates.
+    Raises:
+        EmptyBinError: `edges="release"` and a bin is empty (the release crashes there).
     """
+    _check_edge_rule(edges)
     contacts = _as_contact_matrix(contacts)
     rng = _make_rng(seed, epoch)
-    members, bin_idx, _ = _bin_participants(contacts, bins, beta, include_non_contact)
+    members, bin_idx, bin_edges = _bin_participants(contacts, bins, beta, include_non_contact,
+                                                    edges=edges, mean=mean)
+    if edges == "release":
+        if num_samples is not None:
+            raise ValueError("num_samples must be None with edges='release': the released "
+                             "code draws K x int(mean bin size) samples, no other number")
+        if bin_edges.size == 0:  # nobody to bin (e.g. no contact sample at all)
+            return np.zeros(0, dtype=np.int64)
+        return _release_draw(members, bin_idx, bin_edges, bins, rng)
     total = members.size if num_samples is None else _check_num_samples(num_samples)
     if members.size == 0 or total == 0:
         return np.zeros(0, dtype=np.int64)
@@ -208,10 +346,19 @@ def _bin_participants(
     beta: float,
     include_non_contact: bool,
     has_contact: np.ndarray | None = None,
+    edges: str = "paper",
+    mean: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row indices, bin of each, edges) of the rows that take part in the binning."""
+    """(row indices, bin of each, edges) of the rows that land in a bin.
+
+    Edges are empty when no row takes part. Under `edges="release"` the rows its rule puts
+    in no bin (the extremes) are left out of the first two arrays.
+    """
     _check_bins_beta(bins, beta)
-    scores = contact_balance_scores(contacts)  # c̄ over all rows, non-contact ones included
+    _check_edge_rule(edges)
+    # c̄: the given mean, else over all rows, non-contact ones included
+    score = release_scores if edges == "release" else contact_balance_scores
+    scores = score(contacts, mean)
     if include_non_contact:
         members = np.arange(contacts.shape[0], dtype=np.int64)
     else:
@@ -221,8 +368,47 @@ def _bin_participants(
     if members.size == 0:
         return members, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     scores = scores[members]
-    edges = log_bin_edges(float(scores.min()), float(scores.max()), bins, beta)
-    return members, assign_bins(scores, edges), edges
+    if edges == "release":
+        bin_edges = release_bin_edges(scores.min(), scores.max(), bins, beta)
+        bin_idx = assign_release_bins(scores, bin_edges)
+        binned = bin_idx >= 0
+        return members[binned], bin_idx[binned], bin_edges
+    bin_edges = log_bin_edges(float(scores.min()), float(scores.max()), bins, beta)
+    return members, assign_bins(scores, bin_edges), bin_edges
+
+
+def _release_draw(members: np.ndarray, bin_idx: np.ndarray, bin_edges: np.ndarray,
+                  bins: int, rng: np.random.Generator) -> np.ndarray:
+    """The released code's resampling: int(mean bin size) members of every bin, shuffled."""
+    counts = np.bincount(bin_idx, minlength=bins)
+    quota = int(counts.mean())  # the release: int(np.mean(fold_sizes) * 1.0)
+    if quota == 0:  # fewer members than bins: the release draws nothing, and says nothing
+        return np.zeros(0, dtype=np.int64)
+    _refuse_empty_bins(counts, bin_edges)
+    groups = _split_by_bin(members, bin_idx, bins)  # all K of them: none is empty
+    drawn = [_release_draw_from_bin(group, quota, rng) for group in groups]
+    return rng.permutation(np.concatenate(drawn)).astype(np.int64)
+
+
+def _release_draw_from_bin(group: np.ndarray, quota: int,
+                           rng: np.random.Generator) -> np.ndarray:
+    """`quota` members of `group` as the release draws them (np.random.choice)."""
+    if group.size == quota:
+        return group
+    # A larger bin: a random subset; a smaller one: i.i.d. draws, so repeats are uneven.
+    return rng.choice(group, size=quota, replace=group.size < quota)
+
+
+def _refuse_empty_bins(counts: np.ndarray, bin_edges: np.ndarray) -> None:
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0:
+        return
+    spans = ", ".join(f"{k} [{bin_edges[k]:.6g}, {bin_edges[k + 1]:.6g})" for k in empty)
+    raise EmptyBinError(
+        f"BCS with loader.bcs.edges=release: score bin(s) {spans} of {counts.size} hold no "
+        f"sample (bin sizes {counts.tolist()}); the released code cannot fill an empty bin "
+        "(np.random.choice over zero members raises). Use loader.bcs.edges=paper, which shares an empty bin's "
+        "quota among the others, or fewer bins (loader.bcs.bins)")
 
 
 def _split_by_bin(members: np.ndarray, bin_idx: np.ndarray, bins: int) -> list[np.ndarray]:
@@ -286,6 +472,11 @@ def _check_mean(mean: np.ndarray, num_vertices: int) -> np.ndarray:
         raise ValueError("mean contains NaN, which would make NaN scores; recompute it "
                          "with contact_mean on at least one sample")
     return mean
+
+
+def _check_edge_rule(edges: str) -> None:
+    if edges not in EDGE_RULES:
+        raise ValueError(f"edges must be one of {list(EDGE_RULES)}, got {edges!r}")
 
 
 def _check_bins_beta(bins: int, beta: float) -> None:

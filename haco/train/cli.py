@@ -6,20 +6,23 @@ import json
 
 from omegaconf import OmegaConf
 
+from haco.train.evaluate import protocol_of
 
-def print_tests(metrics: dict) -> None:
+
+def print_tests(metrics: dict, protocol: str = "paper") -> None:
+    counted = "samples with contact" if protocol == "paper" else "samples, every one averaged"
     tests = sorted({k.split("/")[1] for k in metrics if k.startswith("test/")})
     for name in tests:
         m = {k: metrics[f"test/{name}/{k}"] for k in ("precision", "recall", "f1")}
         print(f"test {name:<6} precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
-              f"f1 {m['f1']:.3f}  ({metrics[f'test/{name}/count']} samples with contact)")
+              f"f1 {m['f1']:.3f}  ({metrics[f'test/{name}/count']} {counted})")
 
 
 def train_command(cfg) -> int:
     from haco.train import run
 
     metrics = run(cfg)
-    print_tests(metrics)
+    print_tests(metrics, protocol_of(cfg))
     costs = {k.removeprefix("cost/"): round(v, 3) for k, v in metrics.items()
              if k.startswith("cost/")}
     print("costs", json.dumps(costs))
@@ -27,8 +30,9 @@ def train_command(cfg) -> int:
 
 
 def eval_command(cfg) -> int:
-    """Evaluate a checkpoint on `data.test` (the data keys of this command's config
-    replace the checkpoint's; the model and image size are the checkpoint's)."""
+    """Evaluate a checkpoint on `data.test` (the data keys and `eval.protocol` of this
+    command's config replace the checkpoint's; the model and image size are the
+    checkpoint's)."""
     from haco.atomic import write_json
     from haco.train.checkpoint import load_trained
     from haco.train.evaluate import decision_threshold, test_metrics
@@ -36,11 +40,12 @@ def eval_command(cfg) -> int:
 
     model, trained = load_trained(cfg.checkpoint)
     merged = OmegaConf.merge(trained, {"data": {k: cfg.data[k] for k in ("test", "source", "root")},
-                                       "loader": {"workers": 0}})
+                                       "loader": {"workers": 0},
+                                       "eval": {"protocol": cfg.eval.protocol}})
     device = pick_device()
     metrics = test_metrics(model.to(device), merged, device, decision_threshold(merged),
                            autocast_for(merged, device))
-    print_tests(metrics)
+    print_tests(metrics, protocol_of(merged))
     if cfg.out:
         write_json(cfg.out, metrics)
         print(f"metrics written to {cfg.out}")

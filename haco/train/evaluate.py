@@ -1,10 +1,19 @@
-"""Evaluation of a model with the paper's protocol (haco.metrics): validation and tests."""
+"""Evaluation of a model (haco.metrics): validation and tests.
+
+Both average per-sample figures under `eval.protocol` (`protocol_of`): "paper" skips fully
+non-contact samples, "release" averages every sample with undefined values as 0, as the
+authors' released test code. The release has no validation; ours follows the same switch
+so that a run reports one kind of figure throughout. That changes no choice made on
+validation: under "release" a non-contact sample adds 0 at every threshold, so F1 is the
+paper's times a constant and peaks at the same threshold (bar ties made by rounding).
+"""
 
 from __future__ import annotations
 
 import contextlib
 
 import torch
+from omegaconf import OmegaConf
 
 from haco.metrics import SWEEP_THRESHOLDS, ContactMeter, threshold_for
 
@@ -13,6 +22,12 @@ FROM_VALIDATION = "val"  # model.threshold: chosen where validation F1 peaks
 
 def chooses_on_validation(cfg) -> bool:
     return str(cfg.model.threshold) == FROM_VALIDATION
+
+
+def protocol_of(cfg) -> str:
+    """`eval.protocol`; "paper" for a config saved before the switch existed (an older
+    checkpoint's), which is what such runs were evaluated with."""
+    return str(OmegaConf.select(cfg, "eval.protocol", default="paper"))
 
 
 def decision_threshold(cfg, history: list[dict] | None = None) -> float:
@@ -30,11 +45,13 @@ def decision_threshold(cfg, history: list[dict] | None = None) -> float:
 
 @torch.no_grad()
 def evaluate(model, loader, device: torch.device, threshold: float, regions=None,
-             sweep: bool = False, autocast=contextlib.nullcontext) -> tuple[dict, ContactMeter]:
-    """Metrics {precision, recall, f1, count, <region>/...} at `threshold`; with
-    `sweep`, the meter also holds every threshold of SWEEP_THRESHOLDS."""
+             sweep: bool = False, autocast=contextlib.nullcontext,
+             protocol: str = "paper") -> tuple[dict, ContactMeter]:
+    """Metrics {precision, recall, f1, count, <region>/...} at `threshold`, averaged under
+    `protocol` (regions: the paper's rule); with `sweep`, the meter also holds every
+    threshold of SWEEP_THRESHOLDS."""
     thresholds = (threshold, *SWEEP_THRESHOLDS) if sweep else (threshold,)
-    meter = ContactMeter(thresholds=thresholds, regions=regions)
+    meter = ContactMeter(thresholds=thresholds, regions=regions, protocol=protocol)
     model.eval()
     for batch in loader:
         with autocast():
@@ -46,8 +63,9 @@ def evaluate(model, loader, device: torch.device, threshold: float, regions=None
 def test_metrics(model, cfg, device: torch.device, threshold: float,
                  autocast=contextlib.nullcontext, heatmaps: dict | None = None) -> dict[str, float]:
     """`test/<dataset>/{precision,recall,f1,count}` and per-region `test/<dataset>/<region>/*`
-    on every set of `data.test` (names without the `synth:` prefix, as in the paper).
-    A `heatmaps` dict receives each test set's mean predicted contact per vertex."""
+    on every set of `data.test` (names without the `synth:` prefix, as in the paper),
+    averaged under `eval.protocol`. A `heatmaps` dict receives each test set's mean
+    predicted contact per vertex."""
     from haco.data.loader import build_loader, specs_for
     from haco.hand import load_hand
     from haco.train.data import dataset_names, split_dirs
@@ -56,7 +74,8 @@ def test_metrics(model, cfg, device: torch.device, threshold: float,
     out = {}
     for name in split_dirs(cfg, dataset_names(cfg, "test"), "test"):
         loader, _ = build_loader(cfg, specs_for(cfg, [name], "test"), "test", train=False)
-        metrics, meter = evaluate(model, loader, device, threshold, regions, autocast=autocast)
+        metrics, meter = evaluate(model, loader, device, threshold, regions, autocast=autocast,
+                                  protocol=protocol_of(cfg))
         paper_name = name.split(":")[-1]
         if heatmaps is not None:
             heatmaps[paper_name] = meter.mean_probs()

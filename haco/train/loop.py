@@ -37,6 +37,7 @@ from haco.train.evaluate import (
     chooses_on_validation,
     decision_threshold,
     evaluate,
+    protocol_of,
     test_metrics,
 )
 from haco.train.progress import EpochProgress, epoch_line, interactive
@@ -92,9 +93,9 @@ def validate(cfg: DictConfig) -> None:
         meta_model(cfg)
         with torch.device("meta"):
             hand = load_hand(cfg.hand.mano_path)
-            dummy = {lv: np.ones((2, lv)) for lv in cfg.loss.levels}
+            dummy = {lv: np.ones((2, lv)) for lv in {778, *cfg.loss.levels}}  # as level_counts
             build_objective(cfg.loss, dummy, np.zeros(778), hand.regressors,
-                            hand.adjacency, int(cfg.train.epochs))
+                            hand.adjacency, int(cfg.train.epochs), faces=hand.faces)
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"bad configuration: {err}") from None
 
@@ -242,7 +243,7 @@ def setup(cfg: DictConfig, on_step=None) -> Trial:
             trial_data.split_dirs(cfg, [str(cfg.model.init_dataset)], "train")[name])
     model = model_from_config(resolve_pretrained(cfg), init_mean).to(device)
     objective = build_objective(cfg.loss, stats.counts, stats.contact_mean, hand.regressors,
-                                hand.adjacency, int(cfg.train.epochs)).to(device)
+                                hand.adjacency, int(cfg.train.epochs), faces=hand.faces).to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.train), lr=float(cfg.train.lr),
                                   weight_decay=float(cfg.train.weight_decay),
                                   betas=tuple(cfg.train.betas))
@@ -301,7 +302,8 @@ def validate_epoch(trial: Trial) -> dict[str, float]:
     if trial.val_loader is None:
         return {}
     metrics, meter = evaluate(trial.model, trial.val_loader, trial.device, trial.threshold,
-                              sweep=True, autocast=trial.autocast)
+                              sweep=True, autocast=trial.autocast,
+                              protocol=protocol_of(trial.cfg))
     best = meter.best_threshold()
     if chooses_on_validation(trial.cfg):  # report where the threshold the tests use peaks
         metrics = next(row for row in meter.sweep() if row["threshold"] == best)

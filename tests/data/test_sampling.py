@@ -8,12 +8,16 @@ import pytest
 
 from haco.data import sampling
 from haco.data.sampling import (
+    EmptyBinError,
     assign_bins,
+    assign_release_bins,
     balanced_indices,
     bin_report,
     contact_balance_scores,
     contact_mean,
     log_bin_edges,
+    release_bin_edges,
+    release_scores,
 )
 
 
@@ -121,8 +125,8 @@ def test_edges_top_is_exactly_s_max_even_when_the_formula_rounds_below():
 # --- eq. 3: binning never drops a sample ------------------------------------------------
 
 def _released_style_bins(scores, edges):
-    """Half-open membership for every bin, (τ_k, τ_{k+1}], as in the released code."""
-    return [np.flatnonzero((scores > lo) & (scores <= hi)) for lo, hi in itertools.pairwise(edges)]
+    """The released code's membership: every bin half-open, [e_k, e_{k+1}), the last too."""
+    return [np.flatnonzero((scores >= lo) & (scores < hi)) for lo, hi in itertools.pairwise(edges)]
 
 
 def test_every_sample_in_exactly_one_bin():
@@ -135,15 +139,18 @@ def test_every_sample_in_exactly_one_bin():
         inside = (scores >= edges[k]) & ((scores < edges[k + 1]) if k < 4 else True)
         np.testing.assert_array_equal(np.flatnonzero(idx == k), np.flatnonzero(inside))
     binned = np.concatenate(_released_style_bins(scores, edges))
-    assert scores.argmin() not in binned  # the released behaviour loses the minimum
-    assert len(binned) < len(scores)
+    assert scores.argmax() not in binned  # a half-open last bin loses the maximum
+    grid = np.linspace(1e-5, 1, 6)  # the release's grid: its first edge lies above s_min
+    offset = scores.min() + np.ptp(scores) * np.log1p(5 * grid) / np.log1p(5)
+    assert scores.argmin() not in np.concatenate(_released_style_bins(scores, offset))
 
 
 def test_released_style_also_loses_the_max_when_the_top_edge_rounds():
     scores = np.array([-0.46, 0.0, 0.274])
     top = scores[0] + (scores[-1] - scores[0]) * (np.log1p(5.0) / np.log1p(5.0))
     released_edges = np.append(log_bin_edges(-0.46, 0.274, 5, 5.0)[:-1], top)
-    assert len(np.concatenate(_released_style_bins(scores, released_edges))) == 1
+    # the maximum is in no half-open bin (these edges start at s_min, so the minimum is kept)
+    assert sorted(np.concatenate(_released_style_bins(scores, released_edges))) == [0, 1]
     np.testing.assert_array_equal(assign_bins(scores, released_edges), [0, 2, 4])
 
 
@@ -277,6 +284,197 @@ def test_skewed_dataset_is_rebalanced():
     assert per_row[drawn].mean() > 3 * per_row.mean()
     rich = per_row >= 20
     assert rich[drawn].mean() > 3 * rich.mean()  # 4% of rows, a much larger share after BCS
+
+
+# --- the released code's binning (edges="release"), against a re-statement of it --------
+
+def _release_scores(contacts):
+    """The release's score (`get_contact_difficulty_sample_id`): per sample
+    mean(c·(1 − c̄)) − mean(c·c̄), c̄ the dataset mean as saved, in float32. float64, as
+    it comes out; `balanced_data` then rounds it to float32."""
+    mean = contacts.mean(axis=0).astype(np.float32)
+    rows = contacts.astype(np.int64)
+    return np.array([np.mean(np.abs(r) * (1 - mean)) - np.mean(np.abs(r) * mean) for r in rows])
+
+
+def _release_scores_with(contacts, mean):
+    """`_release_scores` with a given mean (per_dataset: the dataset's own)."""
+    mean = np.asarray(mean).astype(np.float32)
+    rows = contacts.astype(np.int64)
+    return np.array([np.mean(r * (1 - mean)) - np.mean(r * mean) for r in rows], np.float32)
+
+
+def _release_binning(scores, bins=5, beta=5):
+    """The release's `balanced_data` up to its draw: (edges, folds as row indices, quota).
+    Its float32 scores meet float64 edges, which NumPy 1.x (its Python 3.8) compares in
+    float32: hence the float32 casts of the edges."""
+    scores = np.array(scores, dtype=np.float32)
+    lo, hi = np.min(scores), np.max(scores)
+    grid = np.linspace(1e-5, 1, bins + 1)
+    edges = lo + (hi - lo) * np.log1p(grid * beta) / np.log1p(beta)
+    folds = [np.flatnonzero((scores >= np.float32(edges[i])) & (scores < np.float32(edges[i + 1])))
+             for i in range(bins)]
+    return edges, folds, int(np.mean([len(f) for f in folds]) * 1.0)
+
+
+def _rows(spec, v=10):
+    """Contacts from [(how many rows, their contact vertices), ...]."""
+    out = []
+    for count, vertices in spec:
+        row = np.zeros(v, bool)
+        row[list(vertices)] = True
+        out += [row] * count
+    return np.array(out)
+
+
+def _release_crash_case():
+    """Scores -0.025 (40 rows, the minimum), 0.0375 (20), 0.6125 (3), 0.7094 (1, the
+    maximum): the release bins [20, 0, 0, 3, 0], quota int(23 / 5) = 4."""
+    return _rows([(40, [0]), (20, [1]), (3, range(2, 9)), (1, range(2, 10))])
+
+
+@pytest.mark.parametrize("make", [_random_contacts, _skewed_contacts, _release_crash_case])
+def test_release_scores_match_the_release(make):
+    contacts = make()
+    theirs = _release_scores(contacts).astype(np.float32)
+    np.testing.assert_array_equal(release_scores(contacts), theirs)
+    # the paper's float64 scores agree to float32 precision
+    np.testing.assert_allclose(contact_balance_scores(contacts), theirs, rtol=0, atol=1e-6)
+
+
+def test_release_scores_take_a_given_mean():
+    contacts = _random_contacts(seed=1)
+    mean = contact_mean(_random_contacts(p=0.4, seed=9))
+    np.testing.assert_array_equal(release_scores(contacts, mean),
+                                  _release_scores_with(contacts, mean))
+    assert not np.array_equal(release_scores(contacts, mean), release_scores(contacts))
+
+
+def test_release_edges_match_the_release():
+    scores = release_scores(_random_contacts(n=300, seed=4))
+    expected, _, _ = _release_binning(scores)
+    edges = release_bin_edges(scores.min(), scores.max(), 5, 5.0)
+    assert edges.dtype == np.float32
+    np.testing.assert_array_equal(edges, expected.astype(np.float32))  # as compared
+    np.testing.assert_allclose(edges, expected, rtol=0, atol=1e-6)  # as computed (float64)
+    assert edges[0] > scores.min() and edges[-1] <= scores.max()
+    assert not np.array_equal(edges, log_bin_edges(scores.min(), scores.max(), 5, 5.0))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _random_contacts(n=300, seed=4),
+    _skewed_contacts,  # 60 non-contact rows tied at the minimum
+    lambda: _random_contacts(n=400, v=30, p=0.1, seed=5),
+])
+def test_release_bins_match_the_release_and_drop_only_the_extremes(make):
+    contacts = make()
+    _, folds, _ = _release_binning(_release_scores(contacts))
+    f32 = release_scores(contacts)
+    idx = assign_release_bins(f32, release_bin_edges(f32.min(), f32.max(), 5, 5.0))
+    for k, fold in enumerate(folds):
+        np.testing.assert_array_equal(np.flatnonzero(idx == k), fold)
+    extremes = np.flatnonzero((f32 == f32.min()) | (f32 == f32.max()))
+    np.testing.assert_array_equal(np.flatnonzero(idx < 0), extremes)
+    report = bin_report(contacts, edges="release")
+    assert report.counts.tolist() == [len(f) for f in folds]
+    assert report.num_participating == len(contacts) - len(extremes)
+
+
+def test_release_loses_the_maximum_even_where_the_float64_top_edge_exceeds_it():
+    # The release compares in float32 (NumPy 1.x): its top edge, rounded, no longer
+    # exceeds the maximum score, which then drops out; a float64 comparison would keep it.
+    contacts = _random_contacts(n=400, v=30, p=0.1, seed=5)
+    f32 = release_scores(contacts)
+    top = f32.min() + (f32.max() - f32.min()) * np.log1p(5.0) / np.log1p(5.0)  # float64
+    assert top > f32.max() and np.float32(top) <= f32.max()
+    idx = assign_release_bins(f32, release_bin_edges(f32.min(), f32.max(), 5, 5.0))
+    assert (idx[f32 == f32.max()] == -1).all()
+
+
+def test_release_non_contact_rows_count_in_the_mean_only():
+    contacts = _skewed_contacts()  # 60 of 1000 rows without contact
+    has_contact = contacts.any(axis=1)
+    mean = contacts.mean(axis=0).astype(np.float32)  # over every row, as the release's file
+    theirs = np.array([np.mean(r * (1 - mean)) - np.mean(r * mean)
+                       for r in contacts[has_contact].astype(np.int64)])
+    _, folds, _ = _release_binning(theirs)
+    report = bin_report(contacts, include_non_contact=False, edges="release")
+    assert report.counts.tolist() == [len(f) for f in folds]
+
+
+def test_release_draw_takes_int_mean_bin_size_from_every_bin():
+    contacts = _random_contacts(n=60, seed=14)
+    _, folds, quota = _release_binning(_release_scores(contacts))
+    assert [len(f) for f in folds] == [19, 22, 11, 4, 2] and quota == 11  # int(58 / 5)
+    drawn = balanced_indices(contacts, seed=3, edges="release")
+    assert len(drawn) == 5 * quota and not np.array_equal(drawn, np.sort(drawn))
+    for fold in folds:
+        from_fold = drawn[np.isin(drawn, fold)]
+        assert len(from_fold) == quota
+        if len(fold) > quota:  # a subset, without replacement
+            assert len(np.unique(from_fold)) == quota
+        elif len(fold) == quota:  # the bin as it is
+            assert sorted(from_fold) == sorted(fold)
+
+
+def test_release_draw_oversamples_small_bins_iid():
+    # With replacement, i.i.d. as np.random.choice: the two members of the smallest bin
+    # (quota 11) are drawn unevenly in some epoch, which the paper rule never does (5 and 6).
+    contacts = _random_contacts(n=60, seed=14)
+    _, folds, _ = _release_binning(_release_scores(contacts))
+    smallest = folds[4]
+    spreads = []
+    for epoch in range(20):
+        drawn = balanced_indices(contacts, seed=0, epoch=epoch, edges="release")
+        counts = [int(np.sum(drawn == i)) for i in smallest]
+        assert sum(counts) == 11
+        spreads.append(max(counts) - min(counts))
+    assert max(spreads) > 1
+
+
+def test_an_empty_release_bin_is_a_clear_error():
+    contacts = _release_crash_case()
+    _, folds, quota = _release_binning(_release_scores(contacts))
+    assert [len(f) for f in folds] == [20, 0, 0, 3, 0] and quota == 4
+    with pytest.raises(ValueError, match="greater than 0"):  # what the release itself does
+        np.random.RandomState(0).choice(len(folds[1]), size=quota, replace=True)
+    with pytest.raises(EmptyBinError) as err:
+        balanced_indices(contacts, edges="release")
+    message = str(err.value)
+    assert "bin(s) 1 [" in message and ", 2 [" in message and ", 4 [" in message
+    assert "[20, 0, 0, 3, 0]" in message and "loader.bcs.edges=paper" in message
+    assert isinstance(err.value, ValueError)
+    assert len(balanced_indices(contacts)) == len(contacts)  # the paper rule copes
+
+
+def test_a_release_mean_bin_size_below_one_draws_nothing():
+    """Three binned samples in five bins: int(mean size) = 0, so the release draws nothing
+    from any bin (np.random.choice of size 0 succeeds even on an empty bin)."""
+    contacts = np.zeros((5, 8), bool)
+    for row, width in enumerate([1, 2, 4, 6, 8]):
+        contacts[row, :width] = True
+    _, folds, quota = _release_binning(_release_scores(contacts))
+    assert quota == 0 and sum(len(f) for f in folds) < 5
+    assert balanced_indices(contacts, edges="release").size == 0
+
+
+def test_release_draw_of_nobody_is_empty_and_length_is_its_own():
+    nobody = np.zeros((5, 4), bool)
+    assert balanced_indices(nobody, include_non_contact=False, edges="release").size == 0
+    with pytest.raises(ValueError, match="num_samples"):
+        balanced_indices(_random_contacts(), num_samples=10, edges="release")
+    with pytest.raises(ValueError, match="edges"):
+        balanced_indices(_random_contacts(), edges="relase")
+
+
+def test_a_given_mean_replaces_the_rows_own():
+    contacts = _random_contacts(n=200, seed=6)
+    own = contact_mean(contacts)
+    assert np.array_equal(balanced_indices(contacts, seed=2, mean=own),
+                          balanced_indices(contacts, seed=2))
+    other = contact_mean(_random_contacts(n=200, p=0.5, seed=7))
+    assert not np.array_equal(balanced_indices(contacts, seed=2, mean=other),
+                              balanced_indices(contacts, seed=2))
 
 
 # --- bad input --------------------------------------------------------------------------

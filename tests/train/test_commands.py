@@ -39,6 +39,22 @@ def test_eval_reproduces_the_trained_runs_test_metrics(trained, data_root, tmp_p
     assert "test MOW" in capsys.readouterr().out
 
 
+def test_eval_scores_under_its_own_protocol(trained, data_root, tmp_path):
+    """`haco eval fidelity=release` averages every MOW test sample (non-contact ones as
+    0), so its F1 is the paper protocol's times the share of samples with contact."""
+    import json
+
+    cfg, metrics, checkpoint = trained
+    out = tmp_path / "release.json"
+    assert main(["eval", f"checkpoint={checkpoint}", f"data.root={data_root}",
+                 "data.test=[MOW]", "fidelity=release", f"out={out}"]) == 0
+    release = json.loads(out.read_text())
+    labels = SplitReader(split_dir(cfg, "synth:MOW", "test")).contacts_matrix()
+    share = labels.any(axis=1).mean()
+    assert release["test/MOW/count"] == len(labels) and share < 1
+    assert release["test/MOW/f1"] == pytest.approx(metrics["test/MOW/f1"] * share)
+
+
 def test_eval_names_a_missing_checkpoint(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         main(["eval", f"checkpoint={tmp_path / 'nope.pt'}"])
