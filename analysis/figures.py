@@ -2,6 +2,7 @@
 backbones' F1-cost Pareto front, per-region F1 on the hand, learning curves.
 
 Run: python analysis/figures.py [--out analysis/out/figures] [--tracking-uri ...] [--profile quick]
+                                [--fidelity paper|release]
 """
 
 import sys

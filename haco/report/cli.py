@@ -9,7 +9,15 @@ from pathlib import Path
 import pandas as pd
 
 from haco.report import render
-from haco.report.runs import load_baselines, load_runs, load_search, pick, pick_baselines
+from haco.report.runs import (
+    DEFAULT_FIDELITY,
+    FIDELITIES,
+    load_baselines,
+    load_runs,
+    load_search,
+    pick,
+    pick_baselines,
+)
 from haco.report.tables import TABLES, build
 
 STUDIES = ("losses", "backbones", "datasets", "sampling", "init")
@@ -37,6 +45,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=None,
                    help="runs on the twins of this data.seed (default: any; each row shows "
                         "its newest configuration)")
+    p.add_argument("--fidelity", choices=FIDELITIES, default=DEFAULT_FIDELITY,
+                   help="runs of this variant: the paper's text or the authors' released "
+                        "code (runs logged before the switch count as paper; variants are "
+                        "never pooled)")
     return p
 
 
@@ -51,23 +63,24 @@ def tables_main(argv: list[str] | None = None) -> int:
             continue
         if spec.study not in cache:
             cache[spec.study] = study_frames(uri, spec.study, args.profile, args.data,
-                                             args.data_seed)
+                                             args.data_seed, args.fidelity)
         runs, baselines, profile, data = cache[spec.study]
         table = build(spec, runs, baselines)
-        print(render.markdown(spec, table, profile, data))
-        render.write(spec, table, profile, data, args.out.resolve(), formats)
+        print(render.markdown(spec, table, profile, data, args.fidelity))
+        render.write(spec, table, profile, data, args.out.resolve(), formats, args.fidelity)
     print(f"written to {args.out.resolve()} ({', '.join(formats)})", file=sys.stderr)
     return 0
 
 
 def study_frames(uri: str, study: str, profile: str | None = None, data: str | None = None,
-                 data_seed: int | None = None
+                 data_seed: int | None = None, fidelity: str = DEFAULT_FIDELITY
                  ) -> tuple[pd.DataFrame, pd.DataFrame, str | None, str | None]:
     """(trial runs, input-blind baselines, profile, data) of one study: the runs of one
-    profile and data source (`pick`) and the baselines of the same (each trial row is
-    compared with the baselines of its own data key)."""
-    runs, profile, data = pick(load_runs(uri, study), profile, data, data_seed)
-    return runs, pick_baselines(load_baselines(uri, study), profile, data), profile, data
+    profile, data source and fidelity variant (`pick`) and the baselines of the same (each
+    trial row is compared with the baselines of its own data key)."""
+    runs, profile, data = pick(load_runs(uri, study), profile, data, data_seed, fidelity)
+    baselines = pick_baselines(load_baselines(uri, study), profile, data)
+    return runs, baselines, profile, data
 
 
 def figures_main(argv: list[str] | None = None) -> int:
@@ -82,7 +95,7 @@ def figures_main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     uri = args.tracking_uri or default_tracking_uri()
     out = args.out.resolve()
-    frames = {s: study_frames(uri, s, args.profile, args.data, args.data_seed)
+    frames = {s: study_frames(uri, s, args.profile, args.data, args.data_seed, args.fidelity)
               for s in (args.study or STUDIES)}
     runs = {s: frame[0] for s, frame in frames.items()}
     floors = {s: frame[1] for s, frame in frames.items()}
@@ -93,9 +106,9 @@ def figures_main(argv: list[str] | None = None) -> int:
                                               training_means(uri, runs.get("losses", empty)),
                                               hand, out),
         "loss bars": figures.loss_bars(runs.get("losses", empty), out,
-                                       floors.get("losses")),
+                                       floors.get("losses"), args.fidelity),
         "backbone Pareto": figures.backbone_pareto(runs.get("backbones", empty), out,
-                                                   floors.get("backbones")),
+                                                   floors.get("backbones"), args.fidelity),
         "region heatmaps": figures.region_heatmaps(runs.get("losses", empty), hand, out),
     }
     client = MlflowClient(uri)
@@ -105,7 +118,7 @@ def figures_main(argv: list[str] | None = None) -> int:
     for name, paths in made.items():
         shown = ", ".join(p.name for p in paths) if paths else "skipped: no runs with its metrics yet"
         print(f"{name:<18} {shown}")
-    print(f"written to {out}", file=sys.stderr)
+    print(f"written to {out} (fidelity variant {args.fidelity})", file=sys.stderr)
     return 0
 
 

@@ -1,10 +1,10 @@
 """The paper's figures from MLflow: PNG and PDF, each from the same frames as the tables.
 
     figure1_imbalance   measured vs reported non-contact:contact ratios; mean contact maps
-    loss_bars           precision / recall / F1 per loss, error bars over seeds, and the
-                        input-blind floor
-    backbone_pareto     F1 against fps, GFLOPs and training memory; the Pareto front and
-                        the input-blind floor
+    loss_bars           precision / recall / F1 per loss, the 95% interval over seeds as
+                        error bars (haco/report/stats.py), and the input-blind floor
+    backbone_pareto     F1 against fps, GFLOPs and training memory (F1's 95% interval as
+                        error bars); the Pareto front and the input-blind floor
     region_heatmaps     per-region F1 on the hand, one hand per loss
     learning_curves     validation F1 per epoch, one line per row, per study
     search_progress     a search's objective per trial in TPE's order, pruned trials
@@ -98,8 +98,19 @@ def floor_line(ax, table: pd.DataFrame) -> None:
                label=f"{LABEL.lower()}: {best['Row']} F1 {best['F1']:.3f}")
 
 
-def loss_bars(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = None
-              ) -> list[Path] | None:
+def interval_errors(table: pd.DataFrame, label: str) -> np.ndarray:
+    """Column `label`'s 95% interval as matplotlib's asymmetric error bars (2, rows):
+    below and above the mean; 0 where a row has no interval (n < 2). Clipped at 0: a
+    bootstrap interval may, in rare skewed cases, leave the mean outside it, and
+    matplotlib refuses negative bars."""
+    mean = table[label].to_numpy(dtype=float)
+    below = mean - table[f"{label} lo"].to_numpy(dtype=float)
+    above = table[f"{label} hi"].to_numpy(dtype=float) - mean
+    return np.clip(np.nan_to_num(np.stack([below, above]), nan=0.0), 0.0, None)
+
+
+def loss_bars(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = None,
+              fidelity: str = "paper") -> list[Path] | None:
     built = build(TABLES["table3"], runs, baselines)
     table = built[~built["baseline"].astype(bool)].reset_index(drop=True)
     if table["F1"].isna().all():
@@ -108,7 +119,7 @@ def loss_bars(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = No
     fig, ax = plt.subplots(figsize=(11, 3.8))
     x = np.arange(len(table))
     for k, metric in enumerate(("Precision", "Recall", "F1")):
-        ax.bar(x + (k - 1) * 0.27, table[metric], 0.27, yerr=table[f"{metric} std"].fillna(0),
+        ax.bar(x + (k - 1) * 0.27, table[metric], 0.27, yerr=interval_errors(table, metric),
                capsize=2, label=metric)
     ax.scatter(x + 0.27, table["F1 paper"], marker="_", s=200, color="k", zorder=3,
                label="paper F1")
@@ -116,8 +127,8 @@ def loss_bars(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = No
     ax.set_xticks(x, table["Row"], rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.legend(ncol=4, fontsize=8)
-    ax.set_title("Table 3 as bars: MOW precision / recall / F1 per loss (error bars: std "
-                 "over seeds)")
+    ax.set_title("Table 3 as bars: MOW precision / recall / F1 per loss (error bars: 95% "
+                 f"interval over seeds; fidelity variant {fidelity})")
     return save(fig, out, "losses_prf")
 
 
@@ -133,8 +144,8 @@ def pareto_front(cost: np.ndarray, f1: np.ndarray, lower_is_better: bool) -> np.
     return np.array(front, dtype=int)
 
 
-def backbone_pareto(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = None
-                    ) -> list[Path] | None:
+def backbone_pareto(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | None = None,
+                    fidelity: str = "paper") -> list[Path] | None:
     built = build(TABLES["tableA2"], runs, baselines)
     scores = built[~built["baseline"].astype(bool)].reset_index(drop=True)
     costs = build(TABLES["tableA3"], runs)
@@ -148,7 +159,8 @@ def backbone_pareto(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | Non
         cost = costs[column].to_numpy(dtype=float)[have]
         f1 = scores["F1"].to_numpy(dtype=float)[have]
         names = scores["Row"].to_numpy()[have]
-        ax.scatter(cost, f1)
+        ax.errorbar(cost, f1, yerr=interval_errors(scores, "F1")[:, have], fmt="o",
+                    capsize=2, label="mean F1, 95% interval over seeds")
         for c, f, n in zip(cost, f1, names, strict=True):
             ax.annotate(n, (c, f), fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = pareto_front(cost, f1, lower)
@@ -158,7 +170,7 @@ def backbone_pareto(runs: pd.DataFrame, out: Path, baselines: pd.DataFrame | Non
         ax.set_ylabel("MOW F1")
         ax.set_xscale("log")
         ax.legend(fontsize=8)
-    fig.suptitle("Backbones: F1 against cost (Tables A2, A3)")
+    fig.suptitle(f"Backbones: F1 against cost (Tables A2, A3; fidelity variant {fidelity})")
     return save(fig, out, "backbones_pareto")
 
 

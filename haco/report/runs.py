@@ -7,7 +7,9 @@ of one configuration only, its newest (tag `haco.config_hash`): after a change o
 profile or twins, seeds not re-run yet drop out of the row (its n says so) instead of being
 pooled with the new ones. Runs of several
 profiles or data sources are never pooled: `pick` selects one, `pick_baselines` the
-baselines of the same.
+baselines of the same. Nor are fidelity variants (param `fidelity`: `paper`, the default,
+or `release`, the authors' released code; runs logged before the param are `paper`):
+`pick` keeps one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import pandas as pd
 
 PROFILE_ORDER = ("paper", "quick", "smoke")  # the default report shows the most serious
+FIDELITIES = ("paper", "release")
+DEFAULT_FIDELITY = "paper"  # what runs without the param ran (they predate the switch)
 
 
 def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
@@ -49,7 +53,9 @@ def pick_baselines(baselines: pd.DataFrame, profile: str | None = None,
                    data: str | None = None) -> pd.DataFrame:
     """The baselines of one profile and data source (those `pick` chose for the trial
     runs; None: chosen the same way among the baselines), the newest per data key and
-    baseline (a newer version of the baselines replaces an older one)."""
+    baseline (a newer version of the baselines replaces an older one). No fidelity filter:
+    a row meets the baselines of its own data key, which holds `eval.protocol` when it is
+    the release's (haco.config.SCORING_KEYS)."""
     if baselines.empty:
         return baselines
     chosen, _, _ = _one_source(baselines, profile, data)
@@ -75,10 +81,13 @@ def load_search(tracking_uri: str, study: str = "hpo") -> pd.DataFrame:
 
 
 def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None,
-         data_seed: int | None = None) -> tuple[pd.DataFrame, str | None, str | None]:
+         data_seed: int | None = None, fidelity: str = DEFAULT_FIDELITY
+         ) -> tuple[pd.DataFrame, str | None, str | None]:
     """(runs of one profile and data source, the profile, the source); by default the
     most serious profile present and real data over synthetic. `data_seed`: only runs on
-    the twins of that `data.seed` (None: any; each row then shows its newest config)."""
+    the twins of that `data.seed` (None: any; each row then shows its newest config).
+    `fidelity`: only runs of that variant."""
+    runs = of_fidelity(runs, fidelity)
     if data_seed is not None and not runs.empty:
         seeds = runs.get("params.data.seed", pd.Series(None, index=runs.index))
         runs = runs[seeds == str(data_seed)]
@@ -87,6 +96,16 @@ def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None
     runs, profile, data = _one_source(runs, profile, data)
     runs = _newest(runs, ["tags.haco.row", "tags.haco.seed"])
     return _newest_config(runs), profile, data
+
+
+def of_fidelity(runs: pd.DataFrame, fidelity: str) -> pd.DataFrame:
+    """The runs of one fidelity variant; a run without the param counts as `paper`."""
+    if fidelity not in FIDELITIES:
+        raise ValueError(f"fidelity must be one of {list(FIDELITIES)}, got {fidelity!r}")
+    if runs.empty:
+        return runs
+    logged = runs.get("params.fidelity", pd.Series(None, index=runs.index, dtype=object))
+    return runs[logged.fillna(DEFAULT_FIDELITY) == fidelity]
 
 
 def _newest_config(runs: pd.DataFrame) -> pd.DataFrame:

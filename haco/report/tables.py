@@ -2,8 +2,13 @@
 
 A table is data (TABLES): its rows as printed, the study whose runs fill them, and the
 columns (an MLflow metric each). `build(spec, runs, baselines)` gives a numeric DataFrame,
-one row per printed row, with `<column>` (our mean), `<column> std`, `<column> paper`,
-`<column> diff` and `n` (seeds); a row not run yet has NaN and n = 0, never an error.
+one row per printed row, with `<column>` (our mean), `<column> std`, `<column> lo` and
+`<column> hi` (its 95% interval over seeds, haco/report/stats.py), `<column> n` (seeds
+with a value), `<column> paper`, `<column> diff` and `n` (the row's seeds); a row not run
+yet has NaN and n = 0, never an error.
+
+Tables 2, 3 and 4 name the paper's headline comparisons (`TableSpec.headline`); `build`
+tests each as a paired comparison over seeds, into `attrs["paired"]` (a list of Headline).
 
 Tables with an F1 column also get the input-blind floor (haco/report/floor.py): per row
 `floor` (the better baseline F1 on its test set, for the data its runs read) and `clears`
@@ -14,14 +19,13 @@ rank agreement of our F1 with the paper's (a Rank, or None).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from haco import paper
-from haco.report import floor
+from haco.report import floor, stats
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,20 @@ class Row:
     test: str = "MOW"               # the test set of `{test}` in the column metrics
 
 
+BEST_OTHER = "best other"  # Comparison.second: the other row with the highest mean F1
+TEST_SETS = tuple(paper.TABLE_4)  # MOW, HIC, RICH, Hi4D: every trial is tested on all four
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A headline claim of the paper: row `first` beats row `second` in F1 on `tests`
+    (the first of them is the table's own test set)."""
+
+    first: str
+    second: str          # a row label, or BEST_OTHER
+    tests: tuple[str, ...] = TEST_SETS
+
+
 @dataclass(frozen=True)
 class TableSpec:
     key: str            # file name and --table value, e.g. "table3"
@@ -47,6 +65,7 @@ class TableSpec:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     group_by_test: bool = False  # Table 4: rows grouped under their test set
+    headline: tuple[Comparison, ...] = ()  # the paper's claims, tested over seeds
 
     @property
     def has_f1(self) -> bool:
@@ -84,6 +103,16 @@ def groups_key(label: str) -> str:
     return "+".join(sorted(label.replace("(Ours)", "").strip().split("+")))
 
 
+def _table_4_headline() -> tuple[Comparison, ...]:
+    """Per test set, the full mix (the row marked Ours) against each of its subsets."""
+    found = []
+    for test, printed in paper.TABLE_4.items():
+        labels = [label for label, _ in printed]
+        full = next(label for label in labels if "(Ours)" in label)
+        found += [Comparison(full, label, (test,)) for label in labels if label != full]
+    return tuple(found)
+
+
 def _table_a3_rows() -> tuple[Row, ...]:
     return tuple(Row(label, label, paper.TABLE_A3[backbone])
                  for label, backbone in paper.BACKBONE_OF_ROW.items())
@@ -112,10 +141,13 @@ TABLES = {spec.key: spec for spec in [
               (Column("Non-contact:contact", "data/{test}/noncontact_ratio", 2),),
               _table_1_rows()),
     TableSpec("table2", "Table 2: Balanced Contact Sampling (MOW)", "sampling", PRF,
-              _rows(paper.TABLE_2)),
-    TableSpec("table3", "Table 3: losses (MOW)", "losses", PRF, _rows(paper.TABLE_3)),
+              _rows(paper.TABLE_2),
+              headline=(Comparison("w/ sampling (Ours)", "w/o sampling"),)),
+    TableSpec("table3", "Table 3: losses (MOW)", "losses", PRF, _rows(paper.TABLE_3),
+              headline=(Comparison("VCB loss (Ours)", "CE loss"),
+                        Comparison("VCB loss (Ours)", BEST_OTHER))),
     TableSpec("table4", "Table 4: training interaction groups x test sets", "datasets", PRF,
-              _table_4_rows(), group_by_test=True),
+              _table_4_rows(), group_by_test=True, headline=_table_4_headline()),
     TableSpec("table5", "Table 5: comparison on MOW (POSA, BSTRO, DECO cited from the "
               "paper, not run here; ours: the loss study's VCB row)", "losses", PRF,
               _table_5_rows()),
@@ -154,14 +186,9 @@ def build(spec: TableSpec, runs: pd.DataFrame, baselines: pd.DataFrame | None = 
         line["Row"] = row.label
         seeds = 0
         for column, printed in zip(spec.columns, row.paper, strict=True):
-            values = _values(matched, column.metric.format(test=row.test))
+            values = stats.finite(_values(matched, column.metric.format(test=row.test)))
             seeds = max(seeds, len(values))
-            mean = float(np.mean(values)) if len(values) else np.nan
-            line[column.label] = mean
-            line[f"{column.label} std"] = float(np.std(values, ddof=1)) if len(values) > 1 \
-                else np.nan
-            line[f"{column.label} paper"] = printed
-            line[f"{column.label} diff"] = mean - printed if printed is not None else np.nan
+            line.update(cell_columns(column.label, stats.summarize(values), printed))
             if column.label == "F1" and len(values) and printed is not None:
                 seeds_f1.append((values, printed))
         line["n"] = seeds  # runs with a value (a row not run yet: 0)
@@ -173,7 +200,16 @@ def build(spec: TableSpec, runs: pd.DataFrame, baselines: pd.DataFrame | None = 
     table = pd.DataFrame(lines + floor_rows)
     if spec.ranked:
         table.attrs["rank"] = rank_agreement([v for v, _ in seeds_f1], [p for _, p in seeds_f1])
+    if spec.headline:
+        table.attrs["paired"] = headline_comparisons(spec, runs, keys, table)
     return table
+
+
+def cell_columns(label: str, cell: stats.Summary, printed) -> dict:
+    """A cell's numeric columns: ours (mean, std, interval, n), the paper's, the gap."""
+    return {label: cell.mean, f"{label} std": cell.std, f"{label} lo": cell.low,
+            f"{label} hi": cell.high, f"{label} n": cell.n, f"{label} paper": printed,
+            f"{label} diff": cell.mean - printed if printed is not None else np.nan}
 
 
 def matched_runs(spec: TableSpec, runs: pd.DataFrame, keys: pd.Series, row: Row
@@ -191,18 +227,105 @@ def _values(runs: pd.DataFrame, metric: str) -> np.ndarray:
     return runs[column].dropna().to_numpy(dtype=float)
 
 
+# ---------------------------------------------------------------------------- headline
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One of the paper's claims tested on our runs: `first` minus `second` in F1 on
+    `test`, paired by seed (haco/report/stats.py); `result.pairs` < 2: skipped."""
+
+    first: str
+    second: str                  # the row compared with; "" when BEST_OTHER found none
+    test: str
+    result: stats.Paired
+    chosen_on: str = ""          # `second` is the best other row by mean F1 on this test
+                                 # set ("" when the paper names it)
+    note: str = ""               # a caveat (e.g. the two rows ran on different twins)
+
+
+def headline_comparisons(spec: TableSpec, runs: pd.DataFrame, keys: pd.Series,
+                         table: pd.DataFrame) -> list[Headline]:
+    """Every comparison of `spec.headline` on each of its test sets; a best other row
+    that is a row the paper already names is compared once, marked as both."""
+    resolved: dict[tuple[str, str], tuple[Comparison, str]] = {}
+    for comparison in spec.headline:
+        home = comparison.tests[0]
+        if comparison.second != BEST_OTHER:
+            resolved.setdefault((comparison.first, comparison.second), (comparison, ""))
+            continue
+        second = best_other(spec, table, comparison.first, home) or ""  # chosen on `home`
+        earlier = resolved.get((comparison.first, second), (comparison, ""))[0]
+        resolved[(comparison.first, second)] = (earlier, home)
+    return [compare(spec, runs, keys, labels, comparison.tests[0], test, chosen_on)
+            for labels, (comparison, chosen_on) in resolved.items()
+            for test in comparison.tests]
+
+
+def best_other(spec: TableSpec, table: pd.DataFrame, first: str, test: str) -> str | None:
+    """The trained row other than `first` with the highest mean F1 on `test`; None if no
+    other row has run."""
+    rows = table[~table["cited"].astype(bool) & table["F1"].notna() & (table["Row"] != first)]
+    if "baseline" in rows:
+        rows = rows[~rows["baseline"].astype(bool)]
+    if spec.group_by_test:
+        rows = rows[rows["Test set"] == test]
+    return None if rows.empty else str(rows.loc[rows["F1"].idxmax(), "Row"])
+
+
+def compare(spec: TableSpec, runs: pd.DataFrame, keys: pd.Series, labels: tuple[str, str],
+            home: str, test: str, chosen_on: str) -> Headline:
+    """`labels[0]` minus `labels[1]` (rows found on the `home` test set) on `test`."""
+    first, second = labels
+    if not second:
+        return Headline(first, second, test, stats.Paired(0), chosen_on)
+    matched = [matched_runs(spec, runs, keys, find_row(spec, label, home)) for label in labels]
+    metric = next(c.metric for c in spec.columns if c.label == "F1").format(test=test)
+    result = stats.paired(*(per_seed(m, metric) for m in matched))
+    return Headline(first, second, test, result, chosen_on, twins_note(*matched))
+
+
+def find_row(spec: TableSpec, label: str, test: str) -> Row:
+    """The printed row `label` (under test set `test` in Table 4, where labels repeat)."""
+    return next(r for r in spec.rows
+                if r.label == label and (not spec.group_by_test or r.test == test))
+
+
+def per_seed(runs: pd.DataFrame, metric: str) -> pd.Series:
+    """A row's `metric` per seed (tag `haco.seed`); empty without runs or values."""
+    column = f"metrics.{metric}"
+    if runs.empty or column not in runs or "tags.haco.seed" not in runs:
+        return pd.Series(dtype=float)
+    return runs.set_index("tags.haco.seed")[column].dropna().astype(float)
+
+
+def twins_note(first: pd.DataFrame, second: pd.DataFrame) -> str:
+    """A caveat when the two rows ran on different twins (`data.seed`): each row shows
+    its newest configuration, and pairing seeds across twins mixes data with training
+    noise."""
+    twins = [sorted(set(m.get("params.data.seed", pd.Series(dtype=object)).dropna()))
+             for m in (first, second)]
+    if not all(twins) or twins[0] == twins[1]:
+        return ""
+    return (f"on different twins (data.seed {', '.join(twins[0])} vs "
+            f"{', '.join(twins[1])}; --data-seed picks one)")
+
+
 # ---------------------------------------------------------------------------- the floor
 
 
 def floor_columns(row: Row, matched: pd.DataFrame, baselines: pd.DataFrame, line: dict,
                   used: dict[str, set]) -> dict:
     """`floor`, `clears` and `baseline` (False) of a trained row; records in `used` (test
-    set -> data keys) the baselines its floor came from."""
+    set -> data keys) the data its runs read, whose baselines the table prints (even
+    none: a release-protocol row has no paper-protocol floor)."""
     pool = row_baselines(matched, baselines, row.test)
     f1 = f"metrics.test/{row.test}/f1"
     value = float(pool[f1].max()) if not pool.empty and line["n"] else np.nan
-    if not math.isnan(value):
-        used.setdefault(row.test, set()).update(pool["tags.haco.data_key"])
+    if line["n"]:
+        tagged = matched.get("tags.haco.data_key", pd.Series(np.nan, index=matched.index))
+        keys = pool.get("tags.haco.data_key", ()) if tagged.isna().any() else tagged
+        used.setdefault(row.test, set()).update(keys)
     return {"floor": value, "baseline": False,
             "clears": floor.clears(line["F1"], line["F1 std"], line["n"], value)}
 
@@ -241,11 +364,9 @@ def baseline_lines(spec: TableSpec, baselines: pd.DataFrame, used: dict[str, set
                 label = name if len(found) == 1 else f"{name} (train {mix_label(run)})"
                 line = {"Test set": test} if spec.group_by_test else {}
                 line["Row"] = label
-                for column in spec.columns:
-                    line.update({column.label: float(run[metric[column.label]]),
-                                 f"{column.label} std": np.nan,
-                                 f"{column.label} paper": None,
-                                 f"{column.label} diff": np.nan})
+                for column in spec.columns:  # one deterministic figure: no std, no interval
+                    line.update(cell_columns(column.label, stats.summarize(
+                        [run[metric[column.label]]]), None))
                 lines.append({**line, "n": 1, "cited": False, "floor": np.nan,
                               "clears": None, "baseline": True})
     return lines

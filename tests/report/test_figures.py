@@ -105,7 +105,7 @@ def test_the_notebooks_run_on_the_store(filled, tmp_path, notebook, monkeypatch)
     assert not [o for o in outputs if o.output_type == "error"]
     if notebook == "tables":
         text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
-        assert "| VCB loss (Ours) | 0.700 ± 0.000 |" in text
+        assert "| VCB loss (Ours) | 0.700 ± 0.000 [0.700, 0.700] |" in text
     else:
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
     assert os.environ["HACO_TRACKING_URI"] == filled

@@ -48,8 +48,9 @@ def test_mean_std_and_n_over_seeds_beside_the_paper(store):
     ce = t[t["Row"] == "CE loss"].iloc[0]
     assert ce["n"] == 1 and math.isnan(ce["F1 std"])
     md = render.markdown(spec, t, profile, data)
-    assert "| VCB loss (Ours) | 0.500 ± 0.000 | 0.525 | -0.025 | 0.600 ± 0.000 | 0.632 | " \
-           "-0.032 | 0.700 ± 0.100 | 0.531 | +0.169 | 3 |" in md
+    assert "| VCB loss (Ours) | 0.500 ± 0.000 [0.500, 0.500] | 0.525 | -0.025 | " \
+           "0.600 ± 0.000 [0.600, 0.600] | 0.632 | -0.032 | 0.700 ± 0.100 [0.452, 0.948] | " \
+           "0.531 | +0.169 | 3 |" in md  # n = 3: t interval, 0.7 -+ t(.975, 2) 0.1 / sqrt 3
     assert "| L1 loss | — | 0.521 | — |" in md  # not run yet: a dash, no crash
     assert "synthetic twins" in md and "profile quick" in md
 
