@@ -131,3 +131,10 @@ def test_later_switches_at_their_first_value_keep_older_hashes():
     release = load_config("train", ["loss=ce", "fidelity=release"])
     assert len({config_hash(cfg), config_hash(release),
                 config_hash(load_config("train", ["loss=ce", "model.init_std=1.0"]))}) == 3
+
+
+def test_the_ledger_names_every_switch():
+    from pathlib import Path
+
+    ledger = (Path(__file__).parents[1] / "docs" / "fidelity.md").read_text()
+    assert all(f"`{key}=" in ledger for key in SWITCHES)
