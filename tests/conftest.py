@@ -10,3 +10,15 @@ def ray_session():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+# Fixtures that start a Ray session, a simulated Ray cluster or a real server: a test that
+# uses one (directly or through another fixture) is `slow`, outside the default tier
+# (README: `pytest` then `pytest -m slow`), so the default run stays minutes long.
+STARTS_SERVICES = {"ray_session", "cluster", "mlflow_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if STARTS_SERVICES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
