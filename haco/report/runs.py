@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from haco.config import FIDELITIES
+
 PROFILE_ORDER = ("paper", "quick", "smoke")  # the default report shows the most serious
-FIDELITIES = ("paper", "release")
-DEFAULT_FIDELITY = "paper"  # what runs without the param ran (they predate the switch)
+DEFAULT_FIDELITY = FIDELITIES[0]  # "paper": what runs without the param ran (they predate it)
 
 
 def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
