@@ -34,13 +34,17 @@ BASELINE_TAG = "haco.baseline"   # its name: All contact | Vertex prior | Datase
 PARAM_VALUE_LIMIT = 6000  # MLflow's maximum length of a param value
 
 
+def default_store() -> Path:
+    """The project's own store: <project>/mlruns/mlflow.db."""
+    return project_root() / "mlruns" / "mlflow.db"
+
+
 def tracking_uri(cfg) -> str:
     configured = cfg.mlflow.tracking_uri
     if configured:
         return str(configured)
-    store = project_root() / "mlruns"
-    store.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
+    default_store().parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{default_store()}"
 
 
 def artifact_root(cfg) -> str | None:

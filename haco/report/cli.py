@@ -20,13 +20,14 @@ from haco.report.runs import (
 )
 from haco.report.tables import TABLES, build
 
-STUDIES = ("losses", "backbones", "datasets", "sampling", "init")
+# The studies that fill a table, in the tables' order: each table names its study.
+STUDIES = tuple(dict.fromkeys(spec.study for spec in TABLES.values()))
 
 
 def default_tracking_uri() -> str:
-    from haco.paths import project_root
+    from haco.tracking import default_store
 
-    return f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
+    return f"sqlite:///{default_store()}"
 
 
 def parser() -> argparse.ArgumentParser:

@@ -180,3 +180,17 @@ def test_the_reports_never_import_training_code():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_reported_studies_are_the_configured_studies_with_tables():
+    """One home for the studies: haco/conf/study/ configures them, each table names its
+    own; the report's list is derived, never typed again."""
+    from importlib.resources import files
+
+    from haco.report.cli import STUDIES
+    from haco.report.tables import TABLES
+
+    configured = {p.name.removesuffix(".yaml") for p in files("haco.conf.study").iterdir()
+                  if p.name.endswith(".yaml")}
+    assert set(STUDIES) == {spec.study for spec in TABLES.values()} <= configured
+    assert configured - set(STUDIES) == {"hpo"}  # the search reports its trials, no table
