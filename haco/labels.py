@@ -44,7 +44,7 @@ NUM_HAND_VERTICES = NUM_VERTICES
 # Marks datasets whose contact labels ship with the data instead of being computed here.
 PROVIDED = "provided"
 
-# Contact thresholds of the paper in metres, per dataset (dataset names as in DESIGN.md).
+# Contact thresholds of the paper in metres, per dataset (dataset names as in docs/design.md).
 THRESHOLDS: dict[str, float | str] = {
     "ObMan": 0.01,
     "DexYCB": 0.01,

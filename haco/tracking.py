@@ -1,4 +1,4 @@
-"""The MLflow run schema of DESIGN.md, and the store it lives in.
+"""The MLflow run schema of docs/design.md, and the store it lives in.
 
     experiment  haco/<study>                  one per study, created once up front
     parent run  one per launch                tags haco.study, haco.profile, git.sha

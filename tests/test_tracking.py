@@ -1,4 +1,4 @@
-"""haco.tracking: the MLflow schema of DESIGN.md on a throwaway SQLite store."""
+"""haco.tracking: the MLflow schema of docs/design.md on a throwaway SQLite store."""
 
 import pytest
 

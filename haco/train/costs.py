@@ -1,4 +1,4 @@
-"""Run-time compute costs of a trial, DESIGN.md's `cost/*` metrics.
+"""Run-time compute costs of a trial, the `cost/*` metrics of docs/design.md.
 
 Static sizes (parameters, model memory, GFLOPs) come from haco.model.costs; this module
 measures what needs the run: peak training memory (GPU: max allocated; CPU: peak RSS

@@ -2,7 +2,7 @@
 
 Data (shards + Balanced Contact Sampling) -> model -> objective -> AdamW + MultiStepLR;
 train, validate every epoch, checkpoint atomically, test on each configured test set,
-measure compute costs. Metric names follow DESIGN.md (`train/loss`, `val/f1`,
+measure compute costs. Metric names follow docs/design.md (`train/loss`, `val/f1`,
 `test/MOW/f1`, `cost/gflops`, ...). Every source of randomness is a function of
 (seed, epoch), so a run resumed from its last checkpoint ends exactly where an
 uninterrupted one does.
