@@ -20,7 +20,7 @@ def _check_probs(probs: torch.Tensor, size: int, who: str) -> None:
         raise ValueError(f"{who}: probabilities must be (B, {size}), got {tuple(probs.shape)}")
 
 
-def _autocast_off(device: torch.device):
+def autocast_off(device: torch.device):
     """Autocast disabled on `device`; a no-op on devices without autocast (e.g. meta)."""
     try:
         return torch.autocast(device.type, enabled=False)
@@ -82,7 +82,7 @@ class SmoothLoss(nn.Module):
     def forward(self, probs: torch.Tensor) -> torch.Tensor:
         _check_probs(probs, self.degree.numel(), "SmoothLoss")
         p = probs.to(self.degree.dtype)
-        with _autocast_off(p.device):  # a bf16 matmul would round the neighbour sums
+        with autocast_off(p.device):  # a bf16 matmul would round the neighbour sums
             contact = p @ self.adjacency_t
         non_contact = self.degree - contact  # sum_u A_vu (1 - p_u)
         isolation = p * non_contact + (1.0 - p) * contact
@@ -127,7 +127,7 @@ class ReleaseSmoothLoss(nn.Module):
     def forward(self, probs: torch.Tensor) -> torch.Tensor:
         _check_probs(probs, self.adjacency_t.shape[0], "ReleaseSmoothLoss")
         p = probs.to(self.adjacency_t.dtype)
-        with _autocast_off(p.device):
+        with autocast_off(p.device):
             isolation, size = zip(*(self._propagate(q) for q in (p, 1.0 - p)))
         ratio = sum(isolation) / (sum(size) + 1e-3)
         return torch.log1p(ratio).mean()

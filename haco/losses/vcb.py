@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from haco.losses.auxiliary import _autocast_off
+from haco.losses.auxiliary import autocast_off
 from haco.losses.balance import as_counts, cb_weights, rescale
 from haco.losses.base import LOSSES, MainLoss
 from haco.losses.main import bce, per_class
@@ -39,7 +39,7 @@ def bce_on_probabilities(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     """Element-wise BCE the released code's way, (B, L) -> (B, L): nn.BCELoss on p =
     sigmoid(z) in float32, each log clamped at -100. Where float32 rounds p to 0 or 1
     (|z| > ~17) a wrong prediction costs 100, not |z| as with logits, and has no gradient."""
-    with _autocast_off(logits.device):  # autocast refuses binary_cross_entropy
+    with autocast_off(logits.device):  # autocast refuses binary_cross_entropy
         return F.binary_cross_entropy(torch.sigmoid(logits.float()), labels.float(),
                                       reduction="none")
 
