@@ -59,7 +59,7 @@ def time_launcher(overrides: list[str]) -> tuple[float, float]:
 
 
 def bench_command(cfg) -> int:
-    from haco.sweep.launch import prepare_data
+    from haco.sweep.prepare import prepare_data
     from haco.sweep.study import expand
 
     with tempfile.TemporaryDirectory(prefix="haco-bench-sweep-") as tmp:

@@ -137,7 +137,8 @@ class SearchPlan:
 
 def launch_search(cfg, overrides: list[str]) -> int:
     """Run (or resume) the search; 0 when it ends with a best configuration."""
-    from haco.sweep.launch import ensure_floor, prepare_data, study_lock
+    from haco.sweep.launch import ensure_floor, study_lock
+    from haco.sweep.prepare import prepare_data
     from haco.sweep.resources import connect, wait_for_nodes
 
     plan = SearchPlan(cfg, overrides)
