@@ -37,15 +37,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from haco import tracking
-from haco.config import DATA_KEYS, SCORING_KEYS, ConfigError, data_key
+from haco import ledger, tracking
+from haco.config import DATA_KEYS, SCORING_KEYS, data_key
+from haco.ledger import Kind, Status, Tag
 from haco.metrics import contact_prf, threshold_sweep
 from haco.train.evaluate import protocol_of
 
 NAMES = ("All contact", "Vertex prior", "Dataset prior")
 VERSION = "1"  # bump when what a baseline computes changes: older cached runs are then redone
-VERSION_TAG = "haco.baseline_version"
-THRESHOLD_ON_TAG = "haco.baseline.threshold_on"  # val, or train when data.val is empty
 THRESHOLD = "baseline/threshold"
 ALL_CONTACT_THRESHOLD = 0.5  # any threshold in (0, 1] predicts every vertex of probability 1
 SWEEP_ELEMENTS = 40_000_000  # thresholds x samples x vertices per sweep step (memory bound)
@@ -239,39 +238,37 @@ def dataset_prior(cfg: DictConfig, labels: Labels) -> list[Baseline]:
 
 def cached(client, experiment_id: str, key: str) -> dict[str, object]:
     """{baseline name: newest FINISHED run} of data `key` at this VERSION."""
-    query = (f"tags.`{tracking.KIND_TAG}` = '{tracking.BASELINE_KIND}' and "
-             f"tags.`haco.data_key` = '{key}' and tags.`{VERSION_TAG}` = '{VERSION}' and "
-             "attributes.status = 'FINISHED'")
+    query = ledger.both(ledger.BASELINES, ledger.tag_is(Tag.DATA_KEY, key),
+                        ledger.tag_is(Tag.BASELINE_VERSION, VERSION),
+                        ledger.status_is(Status.FINISHED))
     found: dict[str, object] = {}
-    for run in client.search_runs([experiment_id], filter_string=query, max_results=1000,
-                                  order_by=["attributes.start_time DESC"]):
-        found.setdefault(run.data.tags.get(tracking.BASELINE_TAG), run)
+    for run in ledger.runs(client, experiment_id, query, newest_first=True):
+        found.setdefault(run.data.tags.get(Tag.BASELINE), run)
     return found
 
 
 def run_tags(cfg: DictConfig, study: str, baseline: Baseline) -> dict[str, str]:
-    return {tracking.KIND_TAG: tracking.BASELINE_KIND, tracking.BASELINE_TAG: baseline.name,
-            "haco.study": study, "haco.profile": str(cfg.profile),
-            "haco.data": str(cfg.data.source), "haco.data_key": data_key(cfg),
-            VERSION_TAG: VERSION, THRESHOLD_ON_TAG: baseline.threshold_on,
-            **tracking.git_state()}
+    return {Tag.KIND: Kind.BASELINE, Tag.BASELINE: baseline.name, Tag.STUDY: study,
+            Tag.PROFILE: str(cfg.profile), Tag.DATA: str(cfg.data.source),
+            Tag.DATA_KEY: data_key(cfg), Tag.BASELINE_VERSION: VERSION,
+            Tag.BASELINE_THRESHOLD_ON: baseline.threshold_on, **ledger.git_state()}
 
 
 def log(client, experiment_id: str, cfg: DictConfig, study: str, baseline: Baseline) -> str:
     """One FINISHED run holding `baseline` (computed beforehand); its id. Should logging
     fail, the run ends FAILED: a cache lookup never mistakes it for a result."""
-    run_id = client.create_run(experiment_id, tags=run_tags(cfg, study, baseline),
-                               run_name=f"baseline: {baseline.name}").info.run_id
+    run_id = ledger.create(client, experiment_id, f"baseline: {baseline.name}",
+                           run_tags(cfg, study, baseline))
     try:
         scored = {k: _text(OmegaConf.select(cfg, k, default=first))
                   for k, first in SCORING_KEYS.items()}
         tracking.log_dict_params(client, run_id, {**{k: _text(OmegaConf.select(cfg, k))
                                                      for k in DATA_KEYS}, **scored})
         tracking.log_metrics(client, run_id, baseline.metrics)
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
+    except BaseException as err:
+        ledger.fail(client, run_id, f"{type(err).__name__}: {err}")
         raise
-    client.set_terminated(run_id, status="FINISHED")
+    ledger.finish(client, run_id)
     return run_id
 
 
@@ -306,62 +303,3 @@ def ensure(client, experiment_id: str, study: str,
                                  {name: dict(runs[name].data.metrics) for name in NAMES
                                   if name in runs}, logged)
     return out
-
-
-# ---------------------------------------------------------------------------- command
-
-
-def trial_configs(cfg: DictConfig, overrides: list[str]) -> tuple[list[DictConfig], list[str]]:
-    """(the configs of the study's trials, their row labels); a search: its base trial."""
-    if cfg.study.get("search"):
-        from haco.sweep.search import SearchPlan
-
-        base = SearchPlan(cfg, overrides).base
-        return [base.config], ["(search)"]
-    from haco.sweep.study import expand
-
-    specs = expand(cfg, overrides)
-    return [s.config for s in specs], [s.row for s in specs]
-
-
-def baselines_command(cfg: DictConfig, overrides: list[str]) -> int:
-    """`haco baselines study=<study> [overrides]`: the study's baselines, computed where
-    MLflow lacks them, printed as a short table."""
-    from haco.sweep.launch import study_lock
-
-    configs, rows = trial_configs(cfg, overrides)
-    client = tracking.client(cfg)
-    experiment = tracking.experiment_id(client, cfg, str(cfg.study.name))
-    try:
-        with study_lock(cfg):  # a launch of the study computes them itself
-            found = ensure(client, experiment, str(cfg.study.name), configs)
-    except FileNotFoundError as err:  # real data not imported
-        raise ConfigError(str(err)) from None
-    row_keys = {}
-    for config, row in zip(configs, rows, strict=True):
-        row_keys.setdefault(data_key(config), []).append(row)
-    print(f"input-blind baselines of study {cfg.study.name} (profile {cfg.profile}, data "
-          f"{cfg.data.source}; MLflow experiment haco/{cfg.study.name} at "
-          f"{tracking.tracking_uri(cfg)}):")
-    for key, baselines in found.items():
-        print_baselines(baselines, sorted(set(row_keys[key]), key=row_keys[key].index))
-    print("A trained row clears the floor when its F1 beats the best of them on its "
-          "test set by more than its seed std.")
-    return 0
-
-
-def print_baselines(found: DataBaselines, rows: list[str], out=None) -> None:
-    state = f"{found.computed} computed" if found.computed else "reused"
-    print(f"  data {found.key} (train {found.train}; rows: {', '.join(rows)}): {state}",
-          file=out)
-    tests = sorted({k.split("/")[1] for m in found.metrics.values() for k in m
-                    if k.startswith("test/")})
-    print(f"    {'baseline':<14}{'threshold':>10}  "
-          + "  ".join(f"{t + ' P/R/F1':<20}" for t in tests) + "  val F1", file=out)
-    for name, metrics in found.metrics.items():
-        threshold = metrics.get(THRESHOLD)
-        cells = ["/".join(f"{metrics.get(f'test/{t}/{m}', math.nan):.3f}"
-                          for m in ("precision", "recall", "f1")) for t in tests]
-        print(f"    {name:<14}{'-' if threshold is None else f'{threshold:.4f}':>10}  "
-              + "  ".join(f"{c:<20}" for c in cells)
-              + f"  {metrics.get('val/f1', math.nan):.3f}", file=out)

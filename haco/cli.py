@@ -34,7 +34,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("eval",): ("eval", "haco.train.cli:eval_command"),
     ("predict",): ("predict", "haco.predict:predict_command"),
     ("ui",): ("ui", "haco.tracking:ui_command"),
-    ("baselines",): ("baselines", "haco.baselines:baselines_command"),
+    ("baselines",): ("baselines", "haco.sweep.launch:baselines_command"),
     ("pretrain",): ("pretrain", "haco.pretrain.train:pretrain_command"),
 }
 

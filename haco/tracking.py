@@ -1,14 +1,6 @@
-"""The MLflow run schema of docs/design.md, and the store it lives in.
-
-    experiment  haco/<study>                  one per study, created once up front
-    parent run  one per launch                tags haco.study, haco.profile, git.sha
-    child run   one per trial                 tags haco.{study,table,row,seed,config_hash,
-                                              profile,data,data_key}, git.{sha,dirty},
-                                              mlflow.parentRunId; params: the flattened
-                                              config; metrics: per-epoch history + finals
-    baseline    one per data key and baseline tags haco.kind=baseline, haco.baseline,
-                (haco/baselines.py)           haco.{study,profile,data,data_key}, git.*; no
-                                              haco.row, so nothing counts it as a trial
+"""Where the MLflow store lives and how values reach it: the tracking URI, the artifact
+root, the client, the config as params (secrets redacted) and metrics in batches. What the
+runs are called and how their state changes is haco/ledger.py (the run schema).
 
 Metrics go through `log_batch` in chunks (one request per 1000 values, not one per key).
 The default store is `sqlite:///<project>/mlruns/mlflow.db` with artifacts under
@@ -25,12 +17,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from haco.config import config_hash, data_key
+from haco import ledger
 from haco.paths import project_root
 
 BATCH_LIMIT = 1000       # MLflow's maximum metrics per log_batch request
-KIND_TAG, BASELINE_KIND = "haco.kind", "baseline"  # an input-blind baseline's run
-BASELINE_TAG = "haco.baseline"   # its name: All contact | Vertex prior | Dataset prior
 PARAM_VALUE_LIMIT = 6000  # MLflow's maximum length of a param value
 
 
@@ -63,12 +53,8 @@ def client(cfg):
 
 
 def experiment_id(mlflow_client, cfg, study: str) -> str:
-    """The id of experiment `haco/<study>`, created (with our artifact root) if new."""
-    name = f"haco/{study}"
-    found = mlflow_client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    return mlflow_client.create_experiment(name, artifact_location=artifact_root(cfg))
+    """The id of experiment `haco/<study>` in the store of `cfg`, created if new."""
+    return ledger.experiment(mlflow_client, study, artifact_root(cfg))
 
 
 def flatten(cfg) -> dict[str, str]:
@@ -84,28 +70,6 @@ def flatten(cfg) -> dict[str, str]:
             out[prefix[:-1]] = str(node)[:PARAM_VALUE_LIMIT]
     walk(plain, "")
     return out
-
-
-def git_state() -> dict[str, str]:
-    """git.sha and git.dirty of the checkout ("unknown" outside a git checkout)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=project_root(), capture_output=True,
-                              text=True, check=True).stdout.strip()
-    try:
-        return {"git.sha": git("rev-parse", "HEAD"),
-                "git.dirty": str(bool(git("status", "--porcelain", "--untracked-files=no")))}
-    except (OSError, subprocess.CalledProcessError):
-        return {"git.sha": "unknown", "git.dirty": "unknown"}
-
-
-def trial_tags(cfg, study: str, table: str, row: str, parent_run_id: str | None) -> dict:
-    tags = {"haco.study": study, "haco.table": table, "haco.row": row,
-            "haco.seed": str(cfg.seed), "haco.config_hash": config_hash(cfg),
-            "haco.profile": str(cfg.profile), "haco.data": str(cfg.data.source),
-            "haco.data_key": data_key(cfg), **git_state()}
-    if parent_run_id:
-        tags["mlflow.parentRunId"] = parent_run_id
-    return tags
 
 
 def log_metrics(mlflow_client, run_id: str, metrics: Mapping[str, float],
@@ -157,15 +121,6 @@ def log_dict_params(mlflow_client, run_id: str, params: Mapping[str, str]) -> No
              if k not in logged]
     for start in range(0, len(batch), 100):  # MLflow's limit on params per request
         mlflow_client.log_batch(run_id, params=batch[start:start + 100])
-
-
-def finished_run(mlflow_client, experiment: str, cfg) -> str | None:
-    """The id of a FINISHED run of this configuration and seed, if one exists (a sweep
-    skips such cells, so re-running a finished study launches nothing)."""
-    query = (f"tags.`haco.config_hash` = '{config_hash(cfg)}' and "
-             f"tags.`haco.seed` = '{cfg.seed}' and attributes.status = 'FINISHED'")
-    runs = mlflow_client.search_runs([experiment], filter_string=query, max_results=1)
-    return runs[0].info.run_id if runs else None
 
 
 def ui_command(cfg) -> int:

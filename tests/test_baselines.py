@@ -4,10 +4,11 @@ path `data.source=real` takes), logged to a throwaway MLflow store."""
 import numpy as np
 import pytest
 
-from haco import baselines, tracking
+from haco import baselines, ledger, tracking
 from haco.cli import main
 from haco.config import config_hash, data_key, load_config
 from haco.data.shards import write_shard
+from haco.ledger import Tag
 from haco.metrics import contact_prf
 
 V = 778
@@ -102,7 +103,7 @@ def test_the_vertex_prior_threshold_is_chosen_on_validation_never_on_test(real):
     run = next(r for r in baseline_runs(client, experiment)
                if r.data.tags["haco.baseline"] == "Vertex prior")
     assert run.data.metrics[baselines.THRESHOLD] == 1.0  # logged
-    assert run.data.tags[baselines.THRESHOLD_ON_TAG] == "val"
+    assert run.data.tags[Tag.BASELINE_THRESHOLD_ON] == "val"
 
 
 def test_the_threshold_is_the_exact_optimum_over_every_prior_value():
@@ -117,8 +118,8 @@ def test_the_threshold_is_the_exact_optimum_over_every_prior_value():
 
 
 def test_baseline_runs_are_tagged_cached_and_never_counted_as_trials(real, monkeypatch):
+    from haco.ledger import trials_by_key as study_runs
     from haco.report.runs import load_baselines, load_runs
-    from haco.sweep.runs import study_runs
 
     cfg = load_config("baselines", real(train=block(4, [(0, 50)]), val=block(2, [(0, 50)]),
                                      test=block(2, [(0, 60)])))
@@ -202,7 +203,7 @@ def test_the_data_key_follows_the_labels_not_the_seed_paths_or_method():
     assert all(data_key(load_config("config", base + o)) == key for o in same)
     assert len({key, *(data_key(load_config("config", base + o)) for o in other)}) == 7
     cfg = load_config("config", base)
-    assert tracking.trial_tags(cfg, "losses", "Table 3", "CE loss", None)[
+    assert ledger.trial_tags(cfg, "losses", "Table 3", "CE loss", None)[
         "haco.data_key"] == key
     assert config_hash(cfg) != key
 

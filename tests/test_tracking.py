@@ -1,9 +1,9 @@
-"""haco.tracking: the MLflow schema of docs/design.md on a throwaway SQLite store."""
+"""haco.tracking: the store, params and batched metrics, on a throwaway SQLite store."""
 
 import pytest
 
 from haco import tracking
-from haco.config import config_hash, load_config
+from haco.config import load_config
 
 
 @pytest.fixture
@@ -38,41 +38,6 @@ def test_flatten_gives_dotted_params(cfg):
     assert params["model.backbone"] == "test-resnet"
     assert params["loss.name"] == "vcb"
     assert params["train.betas"] == "[0.9, 0.95]"
-
-
-def test_trial_run_carries_tags_params_history_and_finals(cfg, client):
-    experiment = tracking.experiment_id(client, cfg, "losses")
-    parent = client.create_run(experiment, tags={"haco.study": "losses"}).info.run_id
-    tags = tracking.trial_tags(cfg, "losses", "Table 3", "VCB loss (Ours)", parent)
-    run_id = client.create_run(experiment, tags=tags).info.run_id
-    tracking.log_params(client, run_id, cfg)
-    history = [{"train/loss": 1.0 - 0.1 * e, "val/f1": 0.1 * e} for e in range(3)]
-    tracking.log_history(client, run_id, history)
-    finals = {f"test/X{i}/f1": i / 2000 for i in range(1500)}  # > one batch of 1000
-    tracking.log_metrics(client, run_id, finals)
-    client.set_terminated(run_id, "FINISHED")
-    run = client.get_run(run_id)
-    assert run.data.tags["mlflow.parentRunId"] == parent
-    assert run.data.tags["haco.config_hash"] == config_hash(cfg)
-    assert run.data.tags["haco.row"] == "VCB loss (Ours)" and run.data.tags["haco.seed"] == "0"
-    assert run.data.params["model.backbone"] == "test-resnet"
-    assert [m.value for m in client.get_metric_history(run_id, "val/f1")] == [0.0, 0.1, 0.2]
-    assert run.data.metrics["test/X1499/f1"] == pytest.approx(1499 / 2000)
-
-
-def test_finished_run_finds_only_finished_runs_of_the_same_config_and_seed(cfg, client):
-    experiment = tracking.experiment_id(client, cfg, "losses")
-    assert tracking.finished_run(client, experiment, cfg) is None
-    tags = tracking.trial_tags(cfg, "losses", "Table 3", "CE loss", None)
-    crashed = client.create_run(experiment, tags=tags).info.run_id
-    client.set_terminated(crashed, "FAILED")
-    assert tracking.finished_run(client, experiment, cfg) is None
-    done = client.create_run(experiment, tags=tags).info.run_id
-    client.set_terminated(done, "FINISHED")
-    assert tracking.finished_run(client, experiment, cfg) == done
-    other_seed = load_config("config", ["profile=smoke", "seed=1",
-                                        f"mlflow.tracking_uri={cfg.mlflow.tracking_uri}"])
-    assert tracking.finished_run(client, experiment, other_seed) is None
 
 
 def test_ui_serves_the_projects_store_on_localhost(monkeypatch, capsys):

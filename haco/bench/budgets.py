@@ -24,6 +24,9 @@ import statistics
 
 from omegaconf import DictConfig
 
+from haco import ledger
+from haco.ledger import TRIAL_SECONDS, Status, Tag
+
 
 def twins_seconds(cfg: DictConfig) -> tuple[float | None, str]:
     from haco.data.synth import BUILD_RECORD, synth_dir
@@ -43,10 +46,9 @@ def pretrain_seconds(cfg: DictConfig, client) -> tuple[float | None, str]:
     if cfg.model.pretrained != "twin":
         return 0.0, "the profile does not pretrain (model.pretrained is not twin)"
     path = str(weights_path(cfg))
-    found = client.get_experiment_by_name("haco/pretrain")
-    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"],
-                              filter_string=f"tags.`haco.pretrain.weights` = '{path}'"
-                              ) if found else []
+    found = client.get_experiment_by_name(ledger.experiment_name("pretrain"))
+    runs = ledger.runs(client, found.experiment_id, ledger.tag_is(Tag.PRETRAIN_WEIGHTS, path),
+                       newest_first=True) if found else []
     if not runs:
         return None, f"no haco/pretrain run for {path} (run: haco pretrain)"
     metrics = runs[0].data.metrics
@@ -57,20 +59,17 @@ def pretrain_seconds(cfg: DictConfig, client) -> tuple[float | None, str]:
 def trial_seconds(cfg: DictConfig, client) -> tuple[list[float], set[str]]:
     """Wall seconds of the loss study's FINISHED trials of this profile on these twins (the
     same data key, so the same generator, sizes and data seed), and their rows."""
-    from haco import tracking
     from haco.config import data_key
-    from haco.sweep.trial import TRIAL_SECONDS
 
-    found = client.get_experiment_by_name("haco/losses")
+    found = client.get_experiment_by_name(ledger.experiment_name("losses"))
     if found is None:
         return [], set()
-    runs = client.search_runs([found.experiment_id], filter_string=(
-        f"tags.`haco.profile` = '{cfg.profile}' and attributes.status = 'FINISHED' and "
-        f"tags.`haco.data_key` = '{data_key(cfg)}'"), max_results=5000)
-    trials = [r for r in runs if r.data.tags.get(tracking.KIND_TAG) != tracking.BASELINE_KIND
-              and "haco.row" in r.data.tags and TRIAL_SECONDS in r.data.metrics]
+    runs = ledger.runs(client, found.experiment_id, ledger.both(
+        ledger.TRIALS, ledger.tag_is(Tag.PROFILE, str(cfg.profile)),
+        ledger.status_is(Status.FINISHED), ledger.tag_is(Tag.DATA_KEY, data_key(cfg))))
+    trials = [r for r in runs if TRIAL_SECONDS in r.data.metrics]
     return ([r.data.metrics[TRIAL_SECONDS] for r in trials],
-            {r.data.tags["haco.row"] for r in trials})
+            {r.data.tags[Tag.ROW] for r in trials})
 
 
 def measure(cfg: DictConfig) -> list[tuple[str, float | None, float, str]]:

@@ -158,21 +158,21 @@ def held_out(net, data: dict[str, torch.Tensor], first: int) -> dict[str, float]
 def log_run(cfg: DictConfig, path: Path, history: list[dict], set_seconds: float,
             seconds: float) -> None:
     """One FINISHED run in experiment haco/pretrain: the recipe, the curves, the path."""
-    from haco import tracking
+    from haco import ledger, tracking  # MLflow loads only when a pretraining ends
+    from haco.ledger import Kind, Tag
 
     client = tracking.client(cfg)
     experiment = tracking.experiment_id(client, cfg, "pretrain")
-    run = client.create_run(experiment, run_name=f"pretrain {path.stem}", tags={
-        "haco.kind": "pretrain", "haco.profile": str(cfg.profile),
-        "haco.pretrain.weights": str(path), **tracking.git_state()})
-    run_id = run.info.run_id
+    run_id = ledger.create(client, experiment, f"pretrain {path.stem}", {
+        Tag.KIND: Kind.PRETRAIN, Tag.PROFILE: str(cfg.profile),
+        Tag.PRETRAIN_WEIGHTS: str(path), **ledger.git_state()})
     params = {f"pretrain.{k}": v for k, v in cfg.pretrain.items()}
     params.update({"model.backbone": cfg.model.backbone, "data.image_size": cfg.data.image_size})
     tracking.log_dict_params(client, run_id, params)
     tracking.log_history(client, run_id, history)
     tracking.log_metrics(client, run_id, {"pretrain/set_seconds": set_seconds,
                                           "pretrain/seconds": seconds})
-    client.set_terminated(run_id, "FINISHED")
+    ledger.finish(client, run_id)
 
 
 def pretrain_command(cfg: DictConfig) -> int:

@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from haco.ledger import SEARCH_OBJECTIVE, Outcome, Tag, tag_column
+
+OBJECTIVE = f"metrics.{SEARCH_OBJECTIVE}"  # its column in a search's DataFrame
 from haco.report.tables import TABLES, build
 
 FORMATS = ("png", "pdf")
@@ -179,7 +182,7 @@ def region_heatmaps(runs: pd.DataFrame, hand, out: Path) -> list[Path] | None:
         return None
     values = {}
     for label in TABLES["table3"].rows:
-        rows = runs[runs["tags.haco.row"] == label.label]
+        rows = runs[runs[tag_column(Tag.ROW)] == label.label]
         if rows.empty:
             continue
         per_vertex = np.full(778, np.nan)
@@ -199,7 +202,7 @@ def learning_curves(client, study: str, runs: pd.DataFrame, out: Path,
     if runs.empty:
         return None
     means = {}
-    for row, group in runs.groupby("tags.haco.row", sort=False):
+    for row, group in runs.groupby(tag_column(Tag.ROW), sort=False):
         curves = [[m.value for m in sorted(client.get_metric_history(run_id, metric),
                                            key=lambda m: m.step)]
                   for run_id in group["run_id"]]
@@ -222,25 +225,25 @@ def learning_curves(client, study: str, runs: pd.DataFrame, out: Path,
 def search_progress(trials: pd.DataFrame, out: Path) -> list[Path] | None:
     """`hpo/objective` per trial number: completed trials as dots, pruned ones as crosses
     (their value at the rung that stopped them), the best completed so far as a step line."""
-    if trials.empty or "metrics.hpo/objective" not in trials:
+    if trials.empty or OBJECTIVE not in trials:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    outcome = trials["tags.haco.hpo.outcome"].fillna("interrupted")
-    for name, marker in (("completed", "o"), ("pruned", "x"), ("failed", "v")):
+    outcome = trials[tag_column(Tag.SEARCH_OUTCOME)].fillna(Outcome.INTERRUPTED)
+    for name, marker in ((Outcome.COMPLETED, "o"), (Outcome.PRUNED, "x"), (Outcome.FAILED, "v")):
         shown = trials[outcome == name]
         if not shown.empty:
-            ax.scatter(shown["trial"], shown["metrics.hpo/objective"], marker=marker,
+            ax.scatter(shown["trial"], shown[OBJECTIVE], marker=marker,
                        label=f"{name} ({len(shown)})")
-    mode, metric = trials.get("tags.haco.hpo.objective", pd.Series(["max val/f1"])
+    mode, metric = trials.get(tag_column(Tag.SEARCH_GOAL), pd.Series(["max val/f1"])
                               ).fillna("max val/f1").iloc[0].split()
-    done = trials[outcome == "completed"]["metrics.hpo/objective"]
+    done = trials[outcome == Outcome.COMPLETED][OBJECTIVE]
     if not done.empty:
         best = done.cummax() if mode == "max" else done.cummin()
         ax.step(trials.loc[done.index, "trial"], best, where="post", color="k", linewidth=1,
                 label="best so far")
-    search = trials["tags.haco.hpo.search"].iloc[0]
-    profile = trials["tags.haco.profile"].iloc[0]
+    search = trials[tag_column(Tag.SEARCH)].iloc[0]
+    profile = trials[tag_column(Tag.PROFILE)].iloc[0]
     ax.set_xlabel("trial (in the order TPE proposed them)")
     ax.set_ylabel(f"objective ({mode} {metric})")
     ax.legend(fontsize=8)

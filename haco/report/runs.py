@@ -16,38 +16,40 @@ from __future__ import annotations
 
 import pandas as pd
 
+from haco import ledger
 from haco.config import FIDELITIES
+from haco.ledger import Status, Tag, tag_column
 
 PROFILE_ORDER = ("paper", "quick", "smoke")  # the default report shows the most serious
 DEFAULT_FIDELITY = FIDELITIES[0]  # "paper": what runs without the param ran (they predate it)
 
 
-def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
-    """Every FINISHED trial run of `haco/<study>` (empty when the study never ran)."""
+def search(tracking_uri: str, study: str, where: str) -> pd.DataFrame:
+    """The runs of experiment `haco/<study>` matching the ledger filter `where`, as a
+    DataFrame (empty when the study never ran)."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    if mlflow.get_experiment_by_name(f"haco/{study}") is None:
+    name = ledger.experiment_name(study)
+    if mlflow.get_experiment_by_name(name) is None:
         return pd.DataFrame()
-    runs = mlflow.search_runs(experiment_names=[f"haco/{study}"],
-                              filter_string="attributes.status = 'FINISHED'",
-                              output_format="pandas", max_results=50000)
-    if runs.empty or "tags.haco.row" not in runs:
+    return mlflow.search_runs(experiment_names=[name], filter_string=where,
+                              output_format="pandas", max_results=ledger.MAX_RESULTS)
+
+
+def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
+    """Every FINISHED trial run of `haco/<study>` (empty when the study never ran)."""
+    runs = search(tracking_uri, study, ledger.status_is(Status.FINISHED))
+    if runs.empty or tag_column(Tag.ROW) not in runs:
         return pd.DataFrame()
-    return runs[runs["tags.haco.row"].notna()].reset_index(drop=True)
+    return runs[runs[tag_column(Tag.ROW)].notna()].reset_index(drop=True)
 
 
 def load_baselines(tracking_uri: str, study: str) -> pd.DataFrame:
     """Every FINISHED input-blind baseline run of `haco/<study>` (haco/baselines.py):
     tags `haco.baseline` (its name) and `haco.data_key`, metrics `test/<set>/*`."""
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    if mlflow.get_experiment_by_name(f"haco/{study}") is None:
-        return pd.DataFrame()
-    return mlflow.search_runs(
-        experiment_names=[f"haco/{study}"], output_format="pandas", max_results=50000,
-        filter_string="tags.`haco.kind` = 'baseline' and attributes.status = 'FINISHED'")
+    return search(tracking_uri, study,
+                  ledger.both(ledger.BASELINES, ledger.status_is(Status.FINISHED)))
 
 
 def pick_baselines(baselines: pd.DataFrame, profile: str | None = None,
@@ -60,24 +62,18 @@ def pick_baselines(baselines: pd.DataFrame, profile: str | None = None,
     if baselines.empty:
         return baselines
     chosen, _, _ = _one_source(baselines, profile, data)
-    return _newest(chosen, ["tags.haco.data_key", "tags.haco.baseline"])
+    return _newest(chosen, [tag_column(Tag.DATA_KEY), tag_column(Tag.BASELINE)])
 
 
 def load_search(tracking_uri: str, study: str = "hpo") -> pd.DataFrame:
     """The trial runs of the newest search in `haco/<study>`, every status (pruned trials
     end KILLED), in trial order; empty when no search ran."""
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri)
-    if mlflow.get_experiment_by_name(f"haco/{study}") is None:
-        return pd.DataFrame()
-    runs = mlflow.search_runs(experiment_names=[f"haco/{study}"], output_format="pandas",
-                              filter_string="tags.`haco.hpo.trial` != ''", max_results=50000)
+    runs = search(tracking_uri, study, ledger.SEARCH_TRIALS)
     if runs.empty:
         return runs
-    newest = runs.sort_values("start_time")["tags.haco.hpo.search"].iloc[-1]
-    runs = runs[runs["tags.haco.hpo.search"] == newest].copy()
-    runs["trial"] = runs["tags.haco.hpo.trial"].astype(int)
+    newest = runs.sort_values("start_time")[tag_column(Tag.SEARCH)].iloc[-1]
+    runs = runs[runs[tag_column(Tag.SEARCH)] == newest].copy()
+    runs["trial"] = runs[tag_column(Tag.SEARCH_TRIAL)].astype(int)
     return runs.sort_values("trial").reset_index(drop=True)
 
 
@@ -95,7 +91,7 @@ def pick(runs: pd.DataFrame, profile: str | None = None, data: str | None = None
     if runs.empty:
         return runs, profile, data
     runs, profile, data = _one_source(runs, profile, data)
-    runs = _newest(runs, ["tags.haco.row", "tags.haco.seed"])
+    runs = _newest(runs, [tag_column(Tag.ROW), tag_column(Tag.SEED)])
     return _newest_config(runs), profile, data
 
 
@@ -111,22 +107,22 @@ def of_fidelity(runs: pd.DataFrame, fidelity: str) -> pd.DataFrame:
 
 def _newest_config(runs: pd.DataFrame) -> pd.DataFrame:
     """Per row, the runs sharing the config hash of the row's newest run."""
-    if "tags.haco.config_hash" not in runs:
+    if tag_column(Tag.CONFIG_HASH) not in runs:
         return runs
     ordered = runs.sort_values("start_time")
-    current = ordered.groupby("tags.haco.row")["tags.haco.config_hash"].last()
-    keep = runs["tags.haco.config_hash"] == runs["tags.haco.row"].map(current)
+    current = ordered.groupby(tag_column(Tag.ROW))[tag_column(Tag.CONFIG_HASH)].last()
+    keep = runs[tag_column(Tag.CONFIG_HASH)] == runs[tag_column(Tag.ROW)].map(current)
     return runs[keep].reset_index(drop=True)
 
 
 def _one_source(runs: pd.DataFrame, profile: str | None, data: str | None
                 ) -> tuple[pd.DataFrame, str, str]:
-    profiles = set(runs["tags.haco.profile"])
+    profiles = set(runs[tag_column(Tag.PROFILE)])
     profile = profile or next((p for p in PROFILE_ORDER if p in profiles), min(profiles))
-    runs = runs[runs["tags.haco.profile"] == profile]
-    sources = set(runs["tags.haco.data"])
+    runs = runs[runs[tag_column(Tag.PROFILE)] == profile]
+    sources = set(runs[tag_column(Tag.DATA)])
     data = data or ("real" if "real" in sources else "synthetic")
-    return runs[runs["tags.haco.data"] == data], profile, data
+    return runs[runs[tag_column(Tag.DATA)] == data], profile, data
 
 
 def _newest(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from haco import paper
+from haco.ledger import Tag, tag_column
 from haco.report import floor, stats
 
 
@@ -168,8 +169,8 @@ def run_key(spec: TableSpec, runs: pd.DataFrame) -> pd.Series:
     """The value of each run that rows match on: `haco.row`, or for Table 4 the run's
     training groups (its row label read as a set)."""
     if spec.group_by_test:
-        return runs["tags.haco.row"].map(groups_key)
-    return runs["tags.haco.row"]
+        return runs[tag_column(Tag.ROW)].map(groups_key)
+    return runs[tag_column(Tag.ROW)]
 
 
 def build(spec: TableSpec, runs: pd.DataFrame, baselines: pd.DataFrame | None = None
@@ -294,9 +295,9 @@ def find_row(spec: TableSpec, label: str, test: str) -> Row:
 def per_seed(runs: pd.DataFrame, metric: str) -> pd.Series:
     """A row's `metric` per seed (tag `haco.seed`); empty without runs or values."""
     column = f"metrics.{metric}"
-    if runs.empty or column not in runs or "tags.haco.seed" not in runs:
+    if runs.empty or column not in runs or tag_column(Tag.SEED) not in runs:
         return pd.Series(dtype=float)
-    return runs.set_index("tags.haco.seed")[column].dropna().astype(float)
+    return runs.set_index(tag_column(Tag.SEED))[column].dropna().astype(float)
 
 
 def twins_note(first: pd.DataFrame, second: pd.DataFrame) -> str:
@@ -323,8 +324,8 @@ def floor_columns(row: Row, matched: pd.DataFrame, baselines: pd.DataFrame, line
     f1 = f"metrics.test/{row.test}/f1"
     value = float(pool[f1].max()) if not pool.empty and line["n"] else np.nan
     if line["n"]:
-        tagged = matched.get("tags.haco.data_key", pd.Series(np.nan, index=matched.index))
-        keys = pool.get("tags.haco.data_key", ()) if tagged.isna().any() else tagged
+        tagged = matched.get(tag_column(Tag.DATA_KEY), pd.Series(np.nan, index=matched.index))
+        keys = pool.get(tag_column(Tag.DATA_KEY), ()) if tagged.isna().any() else tagged
         used.setdefault(row.test, set()).update(keys)
     return {"floor": value, "baseline": False,
             "clears": floor.clears(line["F1"], line["F1 std"], line["n"], value)}
@@ -338,10 +339,10 @@ def row_baselines(matched: pd.DataFrame, baselines: pd.DataFrame, test: str) -> 
     if baselines.empty or f1 not in baselines or matched.empty:
         return baselines.iloc[0:0]
     pool = baselines[baselines[f1].notna()]
-    tagged = matched.get("tags.haco.data_key", pd.Series(np.nan, index=matched.index))
+    tagged = matched.get(tag_column(Tag.DATA_KEY), pd.Series(np.nan, index=matched.index))
     if tagged.isna().any():
         return pool
-    return pool[pool["tags.haco.data_key"].isin(set(tagged))]
+    return pool[pool[tag_column(Tag.DATA_KEY)].isin(set(tagged))]
 
 
 def baseline_lines(spec: TableSpec, baselines: pd.DataFrame, used: dict[str, set]
@@ -356,9 +357,9 @@ def baseline_lines(spec: TableSpec, baselines: pd.DataFrame, used: dict[str, set
             continue
         pool = baselines[baselines[metric["F1"]].notna()]
         if test in used:
-            pool = pool[pool["tags.haco.data_key"].isin(used[test])]
+            pool = pool[pool[tag_column(Tag.DATA_KEY)].isin(used[test])]
         for name in floor.BASELINES:
-            found = pool[pool["tags.haco.baseline"] == name].drop_duplicates(
+            found = pool[pool[tag_column(Tag.BASELINE)] == name].drop_duplicates(
                 subset=list(metric.values()))
             for _, run in found.iterrows():
                 label = name if len(found) == 1 else f"{name} (train {mix_label(run)})"

@@ -1,17 +1,17 @@
-"""A search study (sweeps/hpo.py): Optuna's TPE proposes trials, ASHA stops the weak ones.
+"""A search study (sweeps/hpo.py): Optuna's TPE proposes the trials, ASHA stops weak ones.
 
     validate the space (every key a `train` key, both ends of every range a valid trial)
     earlier launches of the same search count: their ended trials reach TPE as known
     points and come off `search.samples`; trials a killed launch left unfinished are
     proposed again first and continue from their checkpoints, in their own runs
-    connect, plan, twins, the input-blind baselines, then Ray Tune with OptunaSearch (TPE)
-    and ASHA over `val/*`
-    each proposal becomes a trial: its `train` config, an MLflow child run "trial NNN"
+    each proposal becomes a trial: its `train` config, an MLflow trial run "trial NNN"
     after Tune: each trial's outcome (completed | pruned | failed) and objective in MLflow
     the best completed trial: printed, and written as a config `haco train` runs
 
-A search is identified by its base config, space, objective and TPE seed (tag
-`haco.hpo.search`); a different space or profile is a different search in the same study.
+The launch itself (lock, plan, data, parent run, Tune, settle) is haco/sweep/launch.py,
+the same for a grid study; this module is what differs. A search is identified by its base
+config, space, objective and TPE seed (tag `haco.hpo.search`); a different space or profile
+is a different search in the same study.
 """
 
 from __future__ import annotations
@@ -19,73 +19,23 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import sys
-import time
-from dataclasses import dataclass
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 from omegaconf import OmegaConf
 
-from haco import tracking
+from haco import ledger, tracking
+from haco.atomic import write_text
 from haco.config import ConfigError
-from haco.sweep import runs as study_runs
-from haco.sweep.budget import Budget
+from haco.ledger import SEARCH_OBJECTIVE as OBJECTIVE
+from haco.ledger import Outcome, Status, StoppedBy, Tag
+from haco.sweep import runs
+from haco.sweep.searchers import Resuming
+from haco.sweep.space import dimension, overrides_of
 from haco.sweep.study import TrialSpec, seed_list, storage_dir, trial_spec
-
-SEARCH_TAG, TRIAL_TAG = "haco.hpo.search", "haco.hpo.trial"
-PARAMS_TAG, OUTCOME_TAG = "haco.hpo.params", "haco.hpo.outcome"
-GOAL_TAG = "haco.hpo.objective"      # "<mode> <metric>", e.g. "max val/f1"
-OBJECTIVE = "hpo/objective"          # a trial's objective when it ended (step: its epoch)
-ENDED = ("completed", "pruned", "failed")   # outcomes that use up a sample
-DISTRIBUTIONS = ("loguniform", "uniform", "choice")
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One searched key: `dist` over [low, high] or one of `values`."""
-
-    key: str
-    dist: str
-    low: float | None = None
-    high: float | None = None
-    values: tuple = ()
-
-    def optuna(self):
-        from optuna.distributions import CategoricalDistribution, FloatDistribution
-
-        if self.dist == "choice":
-            return CategoricalDistribution(self.values)
-        return FloatDistribution(self.low, self.high, log=self.dist == "loguniform")
-
-    def ends(self) -> tuple:
-        return (self.values[0], self.values[-1]) if self.dist == "choice" else (self.low,
-                                                                                  self.high)
-
-
-def dimension(entry) -> Dimension:
-    """A `study.search.space` entry, checked."""
-    key, dist = entry.get("key"), entry.get("dist")
-    if not key or dist not in DISTRIBUTIONS:
-        raise ConfigError(f"study.search.space entry {dict(entry)}: give key: <train key> "
-                          f"and dist: one of {', '.join(DISTRIBUTIONS)}")
-    if dist == "choice":
-        values = tuple(entry.get("values") or ())
-        if not values:
-            raise ConfigError(f"study.search.space {key}: choice needs values: [a, b, ...]")
-        return Dimension(key, dist, values=values)
-    low, high = entry.get("low"), entry.get("high")
-    if low is None or high is None or not float(low) < float(high):
-        raise ConfigError(f"study.search.space {key}: {dist} needs low < high, got "
-                          f"low={low} high={high}")
-    if dist == "loguniform" and float(low) <= 0:
-        raise ConfigError(f"study.search.space {key}: loguniform needs low > 0, got {low}")
-    return Dimension(key, dist, float(low), float(high))
-
-
-def overrides_of(params: dict) -> list[str]:
-    """Hydra overrides setting the sampled values (repr keeps every digit of a float)."""
-    return [f"{key}={value!r}" for key, value in params.items()]
 
 
 class SearchPlan:
@@ -135,100 +85,121 @@ class SearchPlan:
                 else storage_dir(self.cfg, f"hpo-{self.id}") / "best.yaml")
 
 
-def launch_search(cfg, overrides: list[str]) -> int:
-    """Run (or resume) the search; 0 when it ends with a best configuration."""
-    from haco.sweep.launch import ensure_floor, study_lock
-    from haco.sweep.prepare import prepare_data
-    from haco.sweep.resources import connect, wait_for_nodes
-
-    plan = SearchPlan(cfg, overrides)
-    Budget.from_cfg(cfg, 0)
-    client = tracking.client(cfg)
-    experiment = tracking.experiment_id(client, cfg, str(cfg.study.name))
-    with study_lock(cfg):
-        earlier = search_trials(client, experiment, plan.id)
-        left = plan.samples - sum(run_outcome(r) in ENDED for r in earlier)
-        if left <= 0:
-            study_runs.retire_stale(client, experiment, keep=set())
-            print(f"search {plan.id}: all {plan.samples} samples ended; nothing to launch")
-            return finish(plan, client, earlier, None)
-        where = connect(cfg)
-        resources = wait_for_nodes(cfg)
-        print_plan(plan, earlier, left, resources, where)
-        if cfg.sweep.dry_run:
-            return 0
-        prepare_data([plan.base])
-        ensure_floor(cfg, client, experiment, [plan.base])  # every trial reads its data
-        return run_search(plan, client, experiment, earlier, left, resources)
-
-
-def run_search(plan: SearchPlan, client, experiment: str, earlier: list, left: int,
-               resources) -> int:
-    from ray.tune.schedulers import ASHAScheduler
-
-    from haco.sweep.launch import trial_errors, tune_until_done
-    from haco.sweep.searchers import Resuming, StudySearch
-    from haco.sweep.trial import Job
-
-    cfg, start = plan.cfg, time.monotonic()
-    parent = study_runs.start_parent(client, experiment, cfg, left, len(earlier))
-    client.set_tag(parent, SEARCH_TAG, plan.id)
-    study_runs.retire_stale(client, experiment, keep={parent})
-    numbers = itertools.count(max((int(r.data.tags[TRIAL_TAG]) for r in earlier), default=0)
-                              + 1)
-    unfinished = {_params_key(r): r for r in earlier  # killed before it was tagged: gone
-                  if run_outcome(r) not in ENDED and PARAMS_TAG in r.data.tags}
-
-    def make_job(_, params: dict) -> Job:
-        resumed = unfinished.get(_params_key(params))  # same config: same checkpoint, run
-        number = int(resumed.data.tags[TRIAL_TAG]) if resumed else next(numbers)
-        spec = plan.trial(params, number)
-        run_id = study_runs.child_runs(client, experiment, cfg, [spec], parent,
-                                       {spec.key: resumed} if resumed else {})[spec.key]
-        for key, value in {SEARCH_TAG: plan.id, TRIAL_TAG: spec.row.split()[-1],
-                           PARAMS_TAG: json.dumps(params),
-                           GOAL_TAG: f"{plan.mode} {plan.objective}"}.items():
-            client.set_tag(run_id, key, value)
-        return Job(spec, run_id, tracking.tracking_uri(cfg), bool(cfg.sweep.log_checkpoint),
-                   resources.gpus)
-
-    pending = [json.loads(r.data.tags[PARAMS_TAG]) for r in unfinished.values()][:left]
-    search = StudySearch(Resuming(optuna_search(plan, earlier), pending), make_job,
-                         Budget.from_cfg(cfg, resources.gpus))
-    asha = cfg.study.search.asha
-    scheduler = ASHAScheduler(time_attr="epoch", metric=plan.objective, mode=plan.mode,
-                              max_t=plan.epochs, grace_period=min(int(asha.grace_period),
-                                                                  plan.epochs),
-                              reduction_factor=float(asha.reduction_factor))
-    results, stopped, outcomes = None, "user", {}
-    try:
-        results, stopped = tune_until_done(cfg, search, resources, left, scheduler)
-    finally:
-        run_ids = {job.spec.key: job.run_id for job in search.jobs.values()}
-        if results is not None:
-            outcomes = record_outcomes(client, plan, results)
-        statuses = study_runs.settle(client, run_ids, trial_errors(results or []), {})
-        study_runs.finish_parent(client, parent, statuses, time.monotonic() - start,
-                                 stopped, search.budget,
-                                 pruned=sum(o == "pruned" for o in outcomes.values()))
-    if search.budget.capped:
-        print(search.budget.summary())
-    return finish(plan, client, search_trials(client, experiment, plan.id), parent)
-
-
 def optuna_search(plan: SearchPlan, earlier: list):
     """OptunaSearch with TPE; the completed trials of earlier launches as known points."""
     from optuna.samplers import TPESampler
     from ray.tune.search.optuna import OptunaSearch
 
-    known = [r for r in earlier if run_outcome(r) == "completed" and OBJECTIVE in r.data.metrics]
+    known = completed(earlier)
     search = plan.cfg.study.search
     sampler = TPESampler(seed=int(search.seed) + len(earlier),
                          n_startup_trials=max(0, int(search.startup) - len(known)))
     return OptunaSearch(
         space={d.key: d.optuna() for d in plan.dims}, metric=plan.objective, mode=plan.mode,
-        sampler=sampler, points_to_evaluate=[json.loads(r.data.tags[PARAMS_TAG]) for r in known]
+        sampler=sampler, points_to_evaluate=[json.loads(r.data.tags[Tag.SEARCH_PARAMS]) for r in known]
         or None, evaluated_rewards=[r.data.metrics[OBJECTIVE] for r in known] or None)
+
+
+class SearchStudy:
+    """A search as the launcher runs it (haco/sweep/launch.py: the same steps as a grid):
+    TPE proposes trials one by one, each becoming a trial run as it starts."""
+
+    def __init__(self, cfg, overrides: list[str]):
+        self.cfg, self.plan = cfg, SearchPlan(cfg, overrides)
+        self.earlier: list = []   # this search's trial runs from earlier launches
+        self.left = self.plan.samples
+
+    @property
+    def done(self) -> int:
+        return len(self.earlier)
+
+    def floor_specs(self) -> list[TrialSpec]:
+        return [self.plan.base]  # every trial reads the base trial's data
+
+    data_specs = floor_specs
+
+    def look_up(self, client, experiment: str) -> None:
+        self.client, self.experiment = client, experiment
+        self.earlier = search_trials(client, experiment, self.plan.id)
+        self.left = max(0, self.plan.samples
+                        - sum(run_outcome(r) in Outcome.ENDED for r in self.earlier))
+
+    def nothing_left(self, uri: str) -> str:
+        return f"search {self.plan.id}: all {self.plan.samples} samples ended; nothing to launch"
+
+    def headline(self) -> list[str]:
+        plan, asha = self.plan, self.cfg.study.search.asha
+        searched = ", ".join(d.key for d in plan.dims)
+        first = (f"search {plan.id} (study {self.cfg.study.name}), profile {self.cfg.profile}: "
+                 f"{plan.samples} samples, {plan.samples - self.left} ended in earlier "
+                 f"launches, {self.left} to run; TPE over {searched}; objective {plan.mode} "
+                 f"{plan.objective}")
+        rungs = f"epochs {plan.epochs}, grace {asha.grace_period}, reduction factor " \
+                f"{asha.reduction_factor}"
+        return [first, f"  ASHA: {rungs}"]
+
+    def trial_lines(self) -> list[str]:
+        return []
+
+    def past_runs(self) -> list:
+        return self.earlier  # the estimate learns from this search's completed trials
+
+    estimate_note = " (at most: pruned trials take less)"
+
+    def open(self, client, experiment: str, parent: str, job) -> set[str]:
+        """Ready to hand trials to Tune; `job(spec, run id)` makes a trial's Job. Returns
+        the runs of earlier launches this one continues (none yet: a left-open run is
+        retired now, and scheduled again when its trial is proposed again)."""
+        ledger.set_tags(client, parent, {Tag.SEARCH: self.plan.id})
+        self.parent, self.job = parent, job
+        self.numbers = itertools.count(
+            max((int(r.data.tags[Tag.SEARCH_TRIAL]) for r in self.earlier), default=0) + 1)
+        self.unfinished = {_params_key(r): r for r in self.earlier  # killed untagged: gone
+                           if run_outcome(r) not in Outcome.ENDED and Tag.SEARCH_PARAMS in r.data.tags}
+        return set()
+
+    def searcher(self):
+        pending = [json.loads(r.data.tags[Tag.SEARCH_PARAMS])
+                   for r in self.unfinished.values()][:self.left]
+        return Resuming(optuna_search(self.plan, self.earlier), pending)
+
+    def make_job(self, _, params: dict):
+        """A proposal as a trial: its run (the one an unfinished trial of the same values
+        left, so it continues from its checkpoint, or a new one) and its Job."""
+        resumed = self.unfinished.get(_params_key(params))
+        number = int(resumed.data.tags[Tag.SEARCH_TRIAL]) if resumed else next(self.numbers)
+        spec = self.plan.trial(params, number)
+        run_id = runs.schedule_trials(self.client, self.experiment, self.cfg, [spec],
+                                      self.parent, {spec.key: resumed} if resumed else {}
+                                      )[spec.key]
+        ledger.set_tags(self.client, run_id, {
+            Tag.SEARCH: self.plan.id, Tag.SEARCH_TRIAL: spec.row.split()[-1],
+            Tag.SEARCH_PARAMS: json.dumps(params),
+            Tag.SEARCH_GOAL: f"{self.plan.mode} {self.plan.objective}"})
+        return self.job(spec, run_id)
+
+    def scheduler(self):
+        from ray.tune.schedulers import ASHAScheduler  # Ray loads only when a search runs
+
+        asha, epochs = self.cfg.study.search.asha, self.plan.epochs
+        return ASHAScheduler(time_attr="epoch", metric=self.plan.objective,
+                             mode=self.plan.mode, max_t=epochs,
+                             grace_period=min(int(asha.grace_period), epochs),
+                             reduction_factor=float(asha.reduction_factor))
+
+    def settle(self, client, search, results, errors: dict, stopped: str | None
+               ) -> tuple[dict[str, str], int]:
+        """({trial key: status}, how many were pruned) once Tune is done."""
+        run_ids = {job.spec.key: job.run_id for job in search.jobs.values()}
+        outcomes = record_outcomes(client, self.plan, results) if results is not None else {}
+        return (runs.settle(client, run_ids, errors, {}),
+                sum(o == Outcome.PRUNED for o in outcomes.values()))
+
+    def summary(self, client, experiment: str, floors: dict, parent: str | None = None,
+                budget=None) -> int:
+        """The trials and the best; 0 when there is a best configuration."""
+        return finish(self.plan, client, search_trials(client, experiment, self.plan.id),
+                      parent)
 
 
 def record_outcomes(client, plan: SearchPlan, results) -> dict[str, str]:
@@ -237,19 +208,20 @@ def record_outcomes(client, plan: SearchPlan, results) -> dict[str, str]:
     outcomes = {}
     for result in results:
         job, metrics = result.config["job"], result.metrics or {}
-        status = client.get_run(job.run_id).info.status
+        status = ledger.status(client, job.run_id)
         if result.error is not None:
-            outcome = "failed"
-        elif status == study_runs.FINISHED:
-            outcome = "completed"
+            outcome = Outcome.FAILED
+        elif status == Status.FINISHED:
+            outcome = Outcome.COMPLETED
         else:
-            outcome = "pruned"
-            client.set_tag(job.run_id, study_runs.STOPPED_TAG, "scheduler")
+            outcome = Outcome.PRUNED
             tracking.log_metrics(client, job.run_id,
                                  {"hpo/pruned_at_epoch": metrics.get("epoch", 0)})
-            if status in study_runs.OPEN:
-                client.set_terminated(job.run_id, status="KILLED")
-        client.set_tag(job.run_id, OUTCOME_TAG, outcome)
+            if status in Status.OPEN:
+                ledger.kill(client, job.run_id, StoppedBy.SCHEDULER)
+            else:
+                ledger.set_tags(client, job.run_id, {Tag.STOPPED: StoppedBy.SCHEDULER})
+        ledger.set_tags(client, job.run_id, {Tag.SEARCH_OUTCOME: outcome})
         outcomes[job.run_id] = outcome
         if plan.objective in metrics:
             tracking.log_metrics(client, job.run_id, {OBJECTIVE: metrics[plan.objective]},
@@ -259,24 +231,29 @@ def record_outcomes(client, plan: SearchPlan, results) -> dict[str, str]:
 
 def search_trials(client, experiment: str, search_id: str) -> list:
     """The search's trial runs from every launch, in trial order."""
-    runs = client.search_runs([experiment], max_results=50000,
-                              filter_string=f"tags.`{SEARCH_TAG}` = '{search_id}' and "
-                                            f"tags.`{TRIAL_TAG}` != ''")
-    return sorted(runs, key=lambda r: int(r.data.tags[TRIAL_TAG]))
+    found = ledger.runs(client, experiment, ledger.both(ledger.tag_is(Tag.SEARCH, search_id),
+                                                        ledger.SEARCH_TRIALS))
+    return sorted(found, key=lambda r: int(r.data.tags[Tag.SEARCH_TRIAL]))
 
 
 def _params_key(item) -> str:
     """A trial's sampled values as one string (a run's tag, or the values themselves)."""
-    params = item if isinstance(item, dict) else json.loads(item.data.tags[PARAMS_TAG])
+    params = item if isinstance(item, dict) else json.loads(item.data.tags[Tag.SEARCH_PARAMS])
     return json.dumps(params, sort_keys=True)
 
 
 def run_outcome(run) -> str:
-    return run.data.tags.get(OUTCOME_TAG, "interrupted")
+    return run.data.tags.get(Tag.SEARCH_OUTCOME, Outcome.INTERRUPTED)
+
+
+def completed(trials: list) -> list:
+    """The trials that ran to their end, with their objective."""
+    return [r for r in trials
+            if run_outcome(r) == Outcome.COMPLETED and OBJECTIVE in r.data.metrics]
 
 
 def best_run(plan: SearchPlan, trials: list):
-    done = [r for r in trials if run_outcome(r) == "completed" and OBJECTIVE in r.data.metrics]
+    done = completed(trials)
     if not done:
         return None
     pick = max if plan.mode == "max" else min
@@ -293,7 +270,7 @@ def finish(plan: SearchPlan, client, trials: list, parent: str | None) -> int:
     path = write_best(plan, client, best)
     if parent:
         log_progress(plan, client, parent, trials)
-        client.set_tag(parent, "haco.hpo.best_run", best.info.run_id)
+        ledger.set_tags(client, parent, {Tag.SEARCH_BEST: best.info.run_id})
         client.log_artifact(parent, str(path))
     print(f"best: {best.info.run_name} ({plan.objective} "
           f"{best.data.metrics[OBJECTIVE]:.4f}): {short(best)}")
@@ -303,11 +280,6 @@ def finish(plan: SearchPlan, client, trials: list, parent: str | None) -> int:
 
 def write_best(plan: SearchPlan, client, best) -> Path:
     """The best trial's config, as saved with its run, minus where that run lived."""
-    import os
-    import tempfile
-
-    from haco.atomic import write_text
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tempfile.TemporaryDirectory() as tmp:
         cfg = OmegaConf.load(client.download_artifacts(best.info.run_id, "config.yaml", tmp))
@@ -323,29 +295,12 @@ def log_progress(plan: SearchPlan, client, parent: str, trials: list) -> None:
     best = None
     for run in trials:
         value = run.data.metrics.get(OBJECTIVE)
-        if run_outcome(run) != "completed" or value is None:
+        if run_outcome(run) != Outcome.COMPLETED or value is None:
             continue
         if best is None or (value > best if plan.mode == "max" else value < best):
             best = value
         tracking.log_metrics(client, parent, {"hpo/best_objective": best},
-                             step=int(run.data.tags[TRIAL_TAG]))
-
-
-def print_plan(plan: SearchPlan, earlier: list, left: int, resources, where: str) -> None:
-    cfg = plan.cfg
-    print(f"search {plan.id} (study {cfg.study.name}), profile {cfg.profile}: {plan.samples} "
-          f"samples, {plan.samples - left} ended in earlier launches, {left} to run; TPE "
-          f"over {', '.join(d.key for d in plan.dims)}; objective {plan.mode} {plan.objective}")
-    print(f"  ASHA: epochs {plan.epochs}, grace {cfg.study.search.asha.grace_period}, "
-          f"reduction factor {cfg.study.search.asha.reduction_factor}")
-    print(f"  Ray: {where}; {resources}")
-    from haco.sweep.launch import seconds_per_trial
-
-    seconds, source = seconds_per_trial(cfg, earlier)  # completed trials of this search
-    print(f"  estimate: at most {left} x {seconds / 60:.1f} min ({source}) = "
-          f"{left * seconds / 3600:.2f} device-hours (pruned trials take less)")
-    print(f"  {Budget.from_cfg(cfg, resources.gpus).plan(left, seconds / 3600)}")
-    print(f"  MLflow: experiment haco/{cfg.study.name} at {tracking.tracking_uri(cfg)}")
+                             step=int(run.data.tags[Tag.SEARCH_TRIAL]))
 
 
 def print_trials(plan: SearchPlan, trials: list) -> None:
@@ -358,6 +313,6 @@ def print_trials(plan: SearchPlan, trials: list) -> None:
 
 def short(run) -> str:
     """A trial's sampled values, 5 significant digits each."""
-    params = json.loads(run.data.tags.get(PARAMS_TAG, "{}"))
+    params = json.loads(run.data.tags.get(Tag.SEARCH_PARAMS, "{}"))
     return "  ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
                      for k, v in params.items())

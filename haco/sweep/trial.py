@@ -15,12 +15,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from haco import tracking
-from haco.sweep.runs import ERROR_TAG, STOPPED_TAG
+from haco import ledger, tracking
+from haco.ledger import TRIAL_SECONDS, StoppedBy, Tag
 from haco.sweep.study import TrialSpec
 
 SYSTEM_METRICS_SECONDS = 10   # sampling interval of MLflow's system metrics
-TRIAL_SECONDS = "sweep/trial_seconds"  # wall time of the attempt that finished
 REPORTED = ("train/loss", "val/")  # what each epoch reports to Ray (keys or prefixes)
 
 
@@ -42,7 +41,7 @@ def run_trial(config: dict) -> None:
     """The Ray Tune trainable: `config["job"]` is the trial (haco.sweep.searchers)."""
     job = config["job"]
     cap_gpu_memory(job.gpus)
-    metrics = TrialRun(job).execute()
+    metrics = RunRecorder(job).execute()
     from ray import tune
 
     tune.report({"epoch": int(job.spec.config.train.epochs), **metrics})
@@ -60,7 +59,10 @@ def cap_gpu_memory(gpus: float) -> float | None:
     return gpus
 
 
-class TrialRun:
+class RunRecorder:
+    """Runs a job's training and records it in the job's MLflow run: params, per-epoch
+    metrics (each epoch once, across retries), finals, artifacts, and how the run ended."""
+
     def __init__(self, job: Job):
         from mlflow.tracking import MlflowClient
 
@@ -92,11 +94,7 @@ class TrialRun:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        run = self.client.get_run(self.job.run_id)
-        attempts = int(run.data.tags.get("haco.attempts", 0)) + 1
-        self.client.set_tag(self.job.run_id, "haco.attempts", str(attempts))
-        self.client.set_tag(self.job.run_id, "haco.node", ray_node())
-        self.client.update_run(self.job.run_id, status="RUNNING")
+        ledger.start(self.client, self.job.run_id, node=ray_node())
         tracking.log_params(self.client, self.job.run_id, self.cfg)
         history = self.client.get_metric_history(self.job.run_id, "train/loss")
         self.last_logged = max((m.step for m in history), default=-1)
@@ -133,12 +131,12 @@ class TrialRun:
         for path in (config, self.out / METRICS, self.out / HISTORY, self.out / HEATMAPS,
                      self.out / TRAIN_MEANS, *self.heatmaps()):
             self.client.log_artifact(self.job.run_id, str(path))
-        self.client.set_tag(self.job.run_id, "haco.checkpoint", str(self.out / "last.pt"))
         resumed_at = len(history) if self.first_epoch is None else self.first_epoch
-        self.client.set_tag(self.job.run_id, "haco.resumed_at_epoch", str(resumed_at))
+        ledger.set_tags(self.client, self.job.run_id, {
+            Tag.CHECKPOINT: str(self.out / "last.pt"), Tag.RESUMED_AT: str(resumed_at)})
         if self.job.log_checkpoint:
             self.client.log_artifact(self.job.run_id, str(self.out / "last.pt"), "checkpoint")
-        self.client.set_terminated(self.job.run_id, status="FINISHED")
+        ledger.finish(self.client, self.job.run_id)
 
     def heatmaps(self) -> list[Path]:
         """heatmap_<test set>.png: the mean predicted contact of each test set on the hand."""
@@ -163,17 +161,13 @@ class TrialRun:
         Tune's report raises SystemExit then); Ray may retry, which sets the run RUNNING."""
         from mlflow.exceptions import MlflowException
 
-        message = f"{type(err).__name__}: {err}"
-        status = "KILLED" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "FAILED"
         try:
-            if isinstance(err, SystemExit):
-                self.client.set_tag(self.job.run_id, STOPPED_TAG, "scheduler")
-                self.client.set_terminated(self.job.run_id, status=status)
+            if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                ledger.kill(self.client, self.job.run_id,
+                            StoppedBy.SCHEDULER if isinstance(err, SystemExit) else None)
                 return
-            self.client.set_tag(self.job.run_id, ERROR_TAG, message[:5000])
-            self.client.log_text(self.job.run_id, "".join(traceback.format_exception(err)),
-                                 "error.txt")
-            self.client.set_terminated(self.job.run_id, status=status)
+            ledger.fail(self.client, self.job.run_id, f"{type(err).__name__}: {err}",
+                        "".join(traceback.format_exception(err)))
         except (MlflowException, OSError) as log_err:  # the trial's own error matters more
             print(f"could not record the failure in MLflow: {log_err}")
 

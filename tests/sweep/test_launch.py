@@ -94,7 +94,7 @@ def test_the_summary_shows_the_floor_and_the_rows_that_do_not_clear_it(capsys):
 
     from haco.baselines import DataBaselines
     from haco.config import data_key, load_config
-    from haco.sweep.launch import print_results
+    from haco.sweep.grid import print_results
     from haco.sweep.study import expand
 
     args = ["study=losses", "profile=smoke", "sweep.rows=[CE loss,'VCB loss (Ours)']", "seeds=2"]
@@ -172,7 +172,7 @@ def test_a_stale_launch_is_resumed_into_the_same_runs(study):
     experiment = tracking.experiment_id(client, cfg, "sampling")
     specs = expand(cfg, args)
     old_parent = study_runs.start_parent(client, experiment, cfg, 2, 0)
-    left = study_runs.child_runs(client, experiment, cfg, specs, old_parent, {})
+    left = study_runs.schedule_trials(client, experiment, cfg, specs, old_parent, {})
     for run_id in left.values():
         client.update_run(run_id, status="RUNNING")
     assert launch(cfg, args) == 0

@@ -9,7 +9,8 @@ import pytest
 from haco import tracking
 from haco.config import ConfigError, config_hash, load_config
 from haco.sweep import launch
-from haco.sweep.search import OBJECTIVE, SearchPlan, dimension, record_outcomes
+from haco.sweep.search import OBJECTIVE, SearchPlan, record_outcomes
+from haco.sweep.space import dimension
 
 from .test_launch import runs_of
 

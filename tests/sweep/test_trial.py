@@ -27,14 +27,14 @@ def test_a_trial_stopped_by_the_scheduler_ends_killed_not_failed(tmp_path):
 
     from haco.config import load_config
     from haco.sweep.study import TrialSpec
-    from haco.sweep.trial import Job, TrialRun
+    from haco.sweep.trial import Job, RunRecorder
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)
     run_id = client.create_run(client.create_experiment("x")).info.run_id
     cfg = load_config("train", ["profile=smoke", f"train.out_dir={tmp_path}/trial"])
     spec = TrialSpec("k-s0", "row", 0, "k", dict(cfg))
-    TrialRun(Job(spec, run_id, uri, False)).fail(SystemExit(0))
+    RunRecorder(Job(spec, run_id, uri, False)).fail(SystemExit(0))
     run = client.get_run(run_id)
     assert run.info.status == "KILLED" and run.data.tags["haco.stopped"] == "scheduler"
     assert "haco.error" not in run.data.tags
