@@ -2,13 +2,15 @@
 
 A killed process leaves the previous file (or none), never half a file. The temp name
 carries the pid so concurrent writers never share one, and it is removed on failure.
-Directory-level atomicity (shards, imported splits) lives with those formats.
+A whole directory (a shard, an imported split) is built aside by its writer and published
+with `replace_dir`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,21 @@ def write_with(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_dir(staged: Path, final: Path, retired: Path) -> None:
+    """Rename the complete directory `staged` to `final`, replacing a previous `final`.
+
+    rename cannot replace a non-empty directory, so a previous one is renamed to `retired`
+    first and deleted once the new one is in. A crash between the two renames leaves it at
+    `retired`: the caller names it so that readers skip it and its own cleanup finds it.
+    """
+    if not final.exists():
+        os.rename(staged, final)
+        return
+    os.rename(final, retired)
+    os.rename(staged, final)
+    shutil.rmtree(retired)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -104,9 +104,9 @@ def contacts(split_dirs) -> np.ndarray:
 
 
 def read_labels(cfg: DictConfig) -> Labels:
-    """The labels a trial of `cfg` reads (twins are generated first when missing; a real
-    split not imported yet raises FileNotFoundError naming it)."""
-    from haco.train.data import dataset_names, split_dirs
+    """The labels a trial of `cfg` reads (a split not there yet, twin or real, raises
+    FileNotFoundError naming it and the command that makes it)."""
+    from haco.data.catalogue import dataset_names, split_dirs
 
     def by_name(dirs):
         return {name.split(":")[-1]: d for name, d in dirs.items()}
@@ -194,7 +194,7 @@ def compute(cfg: DictConfig) -> list[Baseline]:
 def dataset_prior_applies(cfg: DictConfig) -> bool:
     """Whether every validation set and at least one test set are in the training mix: the
     Dataset prior needs each scored sample's own dataset's training frequency."""
-    from haco.train.data import dataset_names
+    from haco.data.catalogue import dataset_names
 
     train = set(dataset_names(cfg, "train"))
     return (set(dataset_names(cfg, "val")) <= train

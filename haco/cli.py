@@ -16,10 +16,10 @@ from haco.config import ConfigError, load_config
 
 # (group, command) -> (config name, "module:function"). Later issues add rows here.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
-    ("hand", "show"): ("hand_show", "haco.hand.render:show_command"),
+    ("hand", "show"): ("hand_show", "haco.hand.drawing:show_command"),
     ("data", "list"): ("data_list", "haco.data.registry:list_command"),
-    ("data", "synth"): ("data_synth", "haco.data.synth:synth_command"),
-    ("data", "stats"): ("data_stats", "haco.data.stats:stats_command"),
+    ("data", "synth"): ("data_synth", "haco.synth.generate:synth_command"),
+    ("data", "stats"): ("data_stats", "haco.synth.stats:stats_command"),
     ("data", "import"): ("data_import", "haco.data.importer:import_command"),
     ("bench", "labels"): ("bench_labels", "haco.bench.labels:bench_command"),
     ("bench", "synth"): ("bench_synth", "haco.bench.synth:bench_command"),

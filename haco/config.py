@@ -7,6 +7,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from haco.synth import GENERATOR_VERSION
+
 
 class ConfigError(ValueError):
     """A configuration the user asked for cannot be built; the message says how to fix it."""
@@ -184,6 +186,4 @@ def generator_key(cfg: DictConfig) -> dict:
     config hash and the data key, so results on older twins are never taken for new ones."""
     if OmegaConf.select(cfg, "data.source") != "synthetic":
         return {}
-    from haco.data.synth import GENERATOR_VERSION
-
     return {"generator": GENERATOR_VERSION}

@@ -75,8 +75,9 @@ _SLIVER = 1e-8
 _PAIR_BATCH = 1 << 17
 
 
-def threshold_for(dataset: str) -> float:
-    """Contact threshold in metres for a dataset name from `THRESHOLDS` (e.g. "ObMan")."""
+def contact_distance(dataset: str) -> float:
+    """The contact distance in metres of a dataset name from `THRESHOLDS` (e.g. "ObMan"):
+    a hand vertex closer than this to the surface is in contact."""
     if dataset not in THRESHOLDS:
         raise KeyError(f"unknown dataset {dataset!r}; known datasets: {', '.join(THRESHOLDS)}")
     value = THRESHOLDS[dataset]

@@ -50,7 +50,7 @@ import torch
 
 __all__ = [
     "DECISION_THRESHOLDS", "PROTOCOLS", "SWEEP_THRESHOLDS", "ContactMeter", "contact_prf",
-    "per_sample_prf", "region_prf", "threshold_for", "threshold_sweep",
+    "decision_threshold", "per_sample_prf", "region_prf", "threshold_sweep",
 ]
 
 # Decision threshold per backbone, as in the authors' released test code; backbones not
@@ -79,8 +79,9 @@ _METRICS = ("precision", "recall", "f1")
 PROTOCOLS = ("paper", "release")
 
 
-def threshold_for(backbone: str) -> float:
-    """Decision threshold for a backbone name (0.5 for unlisted ones)."""
+def decision_threshold(backbone: str) -> float:
+    """The decision threshold on the sigmoid for a backbone name, as the authors' released
+    code sets it (0.5 for unlisted ones)."""
     return DECISION_THRESHOLDS.get(backbone, 0.5)
 
 

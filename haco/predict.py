@@ -53,7 +53,7 @@ def save_ply(hand, probs: np.ndarray, path: Path) -> Path:
 
 def predict_command(cfg) -> int:
     from haco.hand import load_hand
-    from haco.hand.render import save_figure, value_face_colours
+    from haco.hand.drawing import save_figure, value_face_colours
     from haco.train.checkpoint import load_trained
     from haco.train.evaluate import decision_threshold
 

@@ -14,9 +14,9 @@ from haco.bench.labels import compare_methods
 from haco.labels import (
     METHODS,
     THRESHOLDS,
+    contact_distance,
     contact_labels,
     point_triangle_sq_dist,
-    threshold_for,
 )
 
 N = 778
@@ -293,21 +293,21 @@ def test_thresholds_table():
     names = "ObMan DexYCB MOW HO3D H2O3D ARCTIC HOI4D H2O InterHand2.6M HIC PROX RICH Decaf Hi4D"
     assert list(THRESHOLDS) == names.split()
     for name in ["ObMan", "DexYCB", "HO3D", "H2O3D", "ARCTIC", "HOI4D", "H2O", "PROX"]:
-        assert threshold_for(name) == 0.01
-    assert threshold_for("MOW") == 0.035
-    assert threshold_for("InterHand2.6M") == threshold_for("HIC") == 0.005
+        assert contact_distance(name) == 0.01
+    assert contact_distance("MOW") == 0.035
+    assert contact_distance("InterHand2.6M") == contact_distance("HIC") == 0.005
     assert {THRESHOLDS[n] for n in ("RICH", "Decaf", "Hi4D")} == {"provided"}
 
 
 @pytest.mark.parametrize("name", ["RICH", "Decaf", "Hi4D"])
-def test_threshold_for_provided_labels_raises(name):
+def test_contact_distance_of_provided_labels_raises(name):
     with pytest.raises(ValueError, match=f"{name}.*labels come with the dataset"):
-        threshold_for(name)
+        contact_distance(name)
 
 
-def test_threshold_for_unknown_dataset_lists_known():
+def test_contact_distance_of_an_unknown_dataset_lists_known():
     with pytest.raises(KeyError, match="unknown dataset 'obman'.*ObMan, DexYCB"):
-        threshold_for("obman")
+        contact_distance("obman")
 
 
 # --- benchmark core -----------------------------------------------------------------------

@@ -29,9 +29,9 @@ from haco.metrics import (
     SWEEP_THRESHOLDS,
     ContactMeter,
     contact_prf,
+    decision_threshold,
     per_sample_prf,
     region_prf,
-    threshold_for,
     threshold_sweep,
 )
 
@@ -253,8 +253,8 @@ def test_decision_thresholds():
     assert set(DECISION_THRESHOLDS) == set(backbones)
     special = {"vit-l-16": 0.55, "resnet-152": 0.55, "fpn": 0.95}
     for name in backbones:
-        assert threshold_for(name) == special.get(name, 0.5)
-    assert threshold_for("tiny-cpu") == 0.5
+        assert decision_threshold(name) == special.get(name, 0.5)
+    assert decision_threshold("tiny-cpu") == 0.5
 
 
 # --- the release's protocol: every sample averaged, undefined values as 0 ----------------

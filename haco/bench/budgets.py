@@ -7,7 +7,7 @@
 Nothing is re-run: a build takes minutes and a study an hour, so the figures are the
 recorded ones, each named with its source. The twins' build time is the one written by
 the last build that generated samples into this profile's twin directory
-(haco.data.synth.BUILD_RECORD); the pretraining's is its MLflow run in `haco/pretrain`
+(haco.synth.generate.BUILD_RECORD); the pretraining's is its MLflow run in `haco/pretrain`
 (set and training seconds); a trial's is the `sweep/trial_seconds` of the loss study's
 FINISHED trial runs of this profile on these twins (a child run starts with its launch, so
 its end - start would count the queue); the study's is the trials' count times the
@@ -29,7 +29,8 @@ from haco.ledger import TRIAL_SECONDS, Status, Tag
 
 
 def twins_seconds(cfg: DictConfig) -> tuple[float | None, str]:
-    from haco.data.synth import BUILD_RECORD, synth_dir
+    from haco.synth.generate import BUILD_RECORD
+    from haco.synth.layout import synth_dir
 
     record = synth_dir(cfg) / BUILD_RECORD
     if not record.is_file():

@@ -53,7 +53,7 @@ def predictions(model, cfg, names: list[str], split: str) -> tuple[np.ndarray, n
 
 def splits(cfg) -> dict[str, tuple[list[str], str]]:
     """{column: (source names, split)}: training mix, validation mix, each test set."""
-    from haco.train.data import dataset_names, source_name
+    from haco.data.catalogue import dataset_names, source_name
 
     def names(key):
         return [source_name(cfg, n) for n in dataset_names(cfg, key)]
@@ -65,8 +65,8 @@ def splits(cfg) -> dict[str, tuple[list[str], str]]:
 def measure(checkpoint: str, overrides: dict | None = None) -> dict[str, dict[str, float]]:
     """{column: {model F1, prior F1, model AUROC, prior AUROC}} of a trained checkpoint."""
     from haco.baselines import best_threshold, vertex_prior
+    from haco.data.catalogue import dataset_names, split_dirs
     from haco.train.checkpoint import load_trained
-    from haco.train.data import dataset_names, split_dirs
     from haco.train.evaluate import decision_threshold
 
     model, trained = load_trained(checkpoint)

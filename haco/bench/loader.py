@@ -24,8 +24,9 @@ from omegaconf import OmegaConf
 from haco.bench.step import TrainingStep
 from haco.data.augment import augment
 from haco.data.loader import build_loader
-from haco.data.synth import selected_twins, synthesize
 from haco.model.costs import sync
+from haco.synth.generate import synthesize
+from haco.synth.layout import selected_twins
 
 TARGET_RATIO = 3.0
 WARMUP_BATCHES = 3

@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 
-from haco.data.scenes import make_scene
-from haco.data.synth import render_view
-from haco.data.twins import TWINS, sample_rng
 from haco.hand import load_hand
+from haco.synth.generate import render_view
+from haco.synth.scenes import make_scene
+from haco.synth.twins import TWINS, sample_rng
 
 
 def time_group(twins, samples: int, image_size: int) -> dict:

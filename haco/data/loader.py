@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 from haco.config import ConfigError
-from haco.data.registry import SYNTH_PREFIX, get_dataset
-from haco.data.sampling import EDGE_RULES, EmptyBinError, balanced_indices, contact_mean
+from haco.data.bcs import contact_mean
+from haco.data.catalogue import split_dir
+from haco.data.registry import get_dataset
+from haco.data.sampling import EDGE_RULES, EmptyBinError, balanced_indices
 from haco.data.shards import SplitReader
 from haco.labels import NUM_HAND_VERTICES
 
@@ -61,24 +63,15 @@ class DatasetSpec:
 # ---------------------------------------------------------------------------- specs
 
 
-def real_split_dir(cfg, name: str, split: str) -> Path:
-    """<data root>/real/<dataset>/<split>: where `haco data import` writes a real split
-    (`haco.data.importer.make_request`)."""
-    from haco.paths import data_root
-
-    return data_root(cfg.data.root) / "real" / get_dataset(name).name / split
-
-
 def specs_for(cfg, names, split: str = "train", weights: dict | None = None) -> list[DatasetSpec]:
     """Specs of `names` ("synth:MOW" twins or real names like "MOW") for one split.
 
     Strides apply to training splits only, and only with `loader.apply_strides`: the
     paper's 5/10/5 strides thin out redundant video frames of the real HOI4D,
     InterHand2.6M and Decaf. A twin's size is already computed from the strided count
-    (`synth.split_sizes`), so striding a twin again would shrink it a second time.
+    (`haco.synth.layout.split_sizes`), so striding a twin again would shrink it a second
+    time. Where each split lives is the catalogue's (haco.data.catalogue.split_dir).
     """
-    from haco.data.synth import split_dir as synth_split_dir
-
     weights = dict(weights or {})
     unknown = set(weights) - set(names)
     if unknown:
@@ -86,8 +79,7 @@ def specs_for(cfg, names, split: str = "train", weights: dict | None = None) -> 
     specs = []
     for name in names:
         info = get_dataset(name)  # raises, listing the known names, on a typo
-        is_twin = name.startswith(SYNTH_PREFIX)
-        path = synth_split_dir(cfg, name, split) if is_twin else real_split_dir(cfg, name, split)
+        path = split_dir(cfg, name, split)
         use_stride = split == "train" and bool(cfg.loader.apply_strides)
         specs.append(DatasetSpec(name, path, info.train_stride if use_stride else 1,
                                  float(weights.get(name, 1.0))))

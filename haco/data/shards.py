@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from haco.atomic import replace_dir
 from haco.data.registry import GROUPS
 from haco.labels import NUM_HAND_VERTICES
 
@@ -109,16 +110,12 @@ def write_shard(split_dir, index: int, images, contacts, vertices, meta: dict,
 
 
 def _move_into_place(partial: Path, final: Path) -> None:
-    """Rename `partial` to `final`; an existing shard is retired first (rename cannot replace
-    a non-empty directory), and the split's cached stats are dropped since they describe it."""
-    if not final.exists():
-        os.rename(partial, final)
-        return
-    (final.parent / STATS_FILE).unlink(missing_ok=True)
-    retired = partial.with_name(partial.name + ".old")  # still a `.partial` name: readers skip it
-    os.rename(final, retired)
-    os.rename(partial, final)
-    shutil.rmtree(retired)
+    """Rename `partial` to `final`; the split's cached stats are dropped first when a shard
+    is replaced, since they describe it."""
+    if final.exists():
+        (final.parent / STATS_FILE).unlink(missing_ok=True)
+    # The retired shard keeps a `.partial` name: readers skip it, clean_partials removes it.
+    replace_dir(partial, final, retired=partial.with_name(partial.name + ".old"))
 
 
 def _shard_meta(images, contacts, vertices, meta: dict) -> dict:

@@ -28,8 +28,8 @@ FIELDS = ("image", "keypoints", "pose", "segment", "depth")
 
 def recipe(cfg) -> dict:
     """What decides the set's bytes."""
-    from haco.data.synth import GENERATOR_VERSION
-    from haco.data.twins import TWINS
+    from haco.synth import GENERATOR_VERSION
+    from haco.synth.twins import TWINS
 
     p = cfg.pretrain
     return {"version": SET_VERSION, "generator": GENERATOR_VERSION, "seed": int(p.seed),

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from haco.data.twins import TWINS, sample_rng
+from haco.synth.twins import TWINS, sample_rng
 
 KEYPOINT_LEVEL = 84     # which of the hand's coarse levels the keypoints are
 DEPTH_UNIT = 0.1        # metres per target depth unit: hand-scale values near 1
@@ -40,10 +40,11 @@ def twin_of(index: int):
 
 def generate(index: int, seed: int, image_size: int, target_size: int) -> dict[str, np.ndarray]:
     """The sample `index` of the set of `seed`; deterministic in its arguments."""
-    from haco.data.render import depth_and_ids, project, render
-    from haco.data.scenes import make_scene
-    from haco.data.synth import compose_view
     from haco.hand import load_hand
+    from haco.synth.generate import compose_view
+    from haco.synth.paint import render
+    from haco.synth.raster import depth_and_ids, project
+    from haco.synth.scenes import make_scene
 
     hand = load_hand()
     twin, k = twin_of(index)

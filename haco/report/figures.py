@@ -71,7 +71,7 @@ def figure1_imbalance(runs: pd.DataFrame, means: dict[str, np.ndarray] | None, h
 
 def _hand_grid(hand, values: dict[str, np.ndarray], what: str, vmax: float | None):
     """One palmar hand per entry, coloured by per-vertex values in [0, vmax]."""
-    from haco.hand.render import draw_mesh, value_face_colours
+    from haco.hand.drawing import draw_mesh, value_face_colours
 
     plt = _plt()
     cols = min(len(values), 5)

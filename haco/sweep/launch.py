@@ -37,7 +37,7 @@ from haco.sweep import runs
 from haco.sweep.budget import Budget
 from haco.sweep.floor import ensure_floor, print_baselines
 from haco.sweep.grid import GridStudy
-from haco.sweep.prepare import prepare_data
+from haco.sweep.prepare import prepare_data, prepare_twins
 from haco.sweep.resources import Resources, connect, wait_for_nodes
 from haco.sweep.search import SearchStudy
 from haco.sweep.searchers import StudySearch
@@ -241,6 +241,7 @@ def baselines_command(cfg: DictConfig, overrides: list[str]) -> int:
     experiment = tracking.experiment_id(client, cfg, str(cfg.study.name))
     try:
         with study_lock(cfg):  # a launch of the study computes them itself
+            prepare_twins(specs)
             found = baselines.ensure(client, experiment, str(cfg.study.name),
                                      [s.config for s in specs])
     except FileNotFoundError as err:  # real data not imported

@@ -1,31 +1,32 @@
 """The data a study's trials read, made ready once before any trial starts: synthetic
 twins generated (with a progress bar), real data checked on disk, twin-pretrained
-backbones built."""
+backbones built. Which splits a trial reads is the catalogue's (haco/data/catalogue.py)."""
 
 from __future__ import annotations
 
 from haco.config import ConfigError
+from haco.data.catalogue import MissingSplitError, check, reads, twins_read
 from haco.sweep.study import TrialSpec
+from haco.synth import generate
 
 
 def prepare_data(todo: list[TrialSpec]) -> None:
     """Every dataset the trials read, generated once (synthetic twins, with a progress
     bar) or checked on disk (real data), before any trial starts."""
-    from omegaconf import OmegaConf
-
-    from haco.data.synth import synthesize
-
-    twins = set()
     for spec in todo:
-        reads = splits_read(spec.config)
         if spec.config.data.source == "real":
-            check_real(spec.config, reads)
-        else:
-            twins.update(n for names in reads.values() for n in names)
-    if twins:
-        synthesize(OmegaConf.merge(todo[0].config, {"data": {"twins": sorted(twins)}}),
-                   progress=True)
+            check_real(spec.config)
+    prepare_twins(todo)
     prepare_pretrained(todo)
+
+
+def prepare_twins(specs: list[TrialSpec]) -> None:
+    """The twins the trials of `specs` read, generated once with a progress bar: the
+    launch's one explicit call to the generator (a trial's own call then finds them)."""
+    reading = [spec.config for spec in specs if twins_read(spec.config)]
+    names = sorted({name for cfg in reading for name in twins_read(cfg)})
+    if names:
+        generate.ensure(reading[0], names, progress=True)
 
 
 def prepare_pretrained(todo: list[TrialSpec]) -> None:
@@ -45,21 +46,10 @@ def prepare_pretrained(todo: list[TrialSpec]) -> None:
         ensure_pretrained(cfg, progress=True)
 
 
-def splits_read(cfg) -> dict[str, list[str]]:
-    """{split: dataset names} one trial reads (init=mean reads its dataset's train split)."""
-    from haco.train.data import dataset_names
-
-    reads = {split: dataset_names(cfg, split) for split in ("train", "val", "test")}
-    if cfg.model.init == "mean":
-        reads["train"] = [*reads["train"], str(cfg.model.init_dataset)]
-    return reads
-
-
-def check_real(cfg, reads: dict[str, list[str]]) -> None:
-    from haco.train.data import split_dirs
-
-    for split, names in reads.items():
-        try:
-            split_dirs(cfg, names, split)
-        except FileNotFoundError as err:
-            raise ConfigError(str(err)) from None
+def check_real(cfg) -> None:
+    """A ConfigError naming every real split a trial of `cfg` reads that is not imported,
+    and the `haco data import` command that imports it."""
+    try:
+        check(cfg, reads(cfg))
+    except MissingSplitError as err:
+        raise ConfigError(str(err)) from None

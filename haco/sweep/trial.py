@@ -143,7 +143,7 @@ class RunRecorder:
         import numpy as np
 
         from haco.hand import load_hand
-        from haco.hand.render import save_figure, value_face_colours
+        from haco.hand.drawing import save_figure, value_face_colours
         from haco.train.loop import HEATMAPS
 
         hand = load_hand(self.cfg.hand.mano_path)

@@ -34,6 +34,8 @@ def eval_command(cfg) -> int:
     command's config replace the checkpoint's; the model and image size are the
     checkpoint's)."""
     from haco.atomic import write_json
+    from haco.data.catalogue import dataset_names
+    from haco.synth import generate
     from haco.train.checkpoint import load_trained
     from haco.train.evaluate import decision_threshold, test_metrics
     from haco.train.loop import autocast_for, pick_device
@@ -42,6 +44,8 @@ def eval_command(cfg) -> int:
     merged = OmegaConf.merge(trained, {"data": {k: cfg.data[k] for k in ("test", "source", "root")},
                                        "loader": {"workers": 0},
                                        "eval": {"protocol": cfg.eval.protocol}})
+    if merged.data.source == "synthetic":  # the twins it tests on, made first if missing
+        generate.ensure(merged, dataset_names(merged, "test"))
     device = pick_device()
     metrics = test_metrics(model.to(device), merged, device, decision_threshold(merged),
                            autocast_for(merged, device))

@@ -15,7 +15,8 @@ import contextlib
 import torch
 from omegaconf import OmegaConf
 
-from haco.metrics import SWEEP_THRESHOLDS, ContactMeter, threshold_for
+from haco.metrics import SWEEP_THRESHOLDS, ContactMeter
+from haco.metrics import decision_threshold as released_threshold
 
 FROM_VALIDATION = "val"  # model.threshold: chosen where validation F1 peaks
 
@@ -40,7 +41,7 @@ def decision_threshold(cfg, history: list[dict] | None = None) -> float:
             raise ValueError("model.threshold=val needs validation (data.val) and a trained "
                              "epoch; set model.threshold to a number or null otherwise")
         return float(history[-1]["val/best_threshold"])
-    return float(cfg.model.threshold or threshold_for(str(cfg.model.backbone)))
+    return float(cfg.model.threshold or released_threshold(str(cfg.model.backbone)))
 
 
 @torch.no_grad()
@@ -66,9 +67,9 @@ def test_metrics(model, cfg, device: torch.device, threshold: float,
     on every set of `data.test` (names without the `synth:` prefix, as in the paper),
     averaged under `eval.protocol`. A `heatmaps` dict receives each test set's mean
     predicted contact per vertex."""
+    from haco.data.catalogue import dataset_names, split_dirs
     from haco.data.loader import build_loader, specs_for
     from haco.hand import load_hand
-    from haco.train.data import dataset_names, split_dirs
 
     regions = load_hand(cfg.hand.mano_path).regions
     out = {}

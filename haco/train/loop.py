@@ -23,6 +23,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from haco.config import ConfigError, config_hash
+from haco.data import catalogue
 from haco.data.augment import augment
 from haco.data.loader import build_loader, specs_for
 from haco.hand import load_hand
@@ -30,6 +31,7 @@ from haco.losses import build_objective
 from haco.model import INIT_KINDS, model_from_config
 from haco.model.costs import count_params, gmacs, inference_fps, model_memory_mb
 from haco.pretrain import TWIN_WEIGHTS, resolve_pretrained
+from haco.synth import generate
 from haco.train import data as trial_data
 from haco.train.checkpoint import LAST, load_checkpoint, save_checkpoint
 from haco.train.costs import PeakMemory, price
@@ -50,7 +52,7 @@ class DivergenceError(RuntimeError):
 
 
 @dataclass
-class TrialState:
+class TrainingState:
     """What a checkpoint restores."""
 
     epoch: int = 0                    # epochs completed
@@ -73,7 +75,7 @@ def validate(cfg: DictConfig) -> None:
                           f"{cfg.train.precision!r}")
     if cfg.model.init not in INIT_KINDS:
         raise ConfigError(f"model.init must be one of {INIT_KINDS}, got {cfg.model.init!r}")
-    if chooses_on_validation(cfg) and not trial_data.dataset_names(cfg, "val"):
+    if chooses_on_validation(cfg) and not catalogue.dataset_names(cfg, "val"):
         raise ConfigError("model.threshold=val chooses the threshold on validation, but "
                           "data.val is empty; give data.val or a numeric model.threshold")
     if cfg.model.init == "mean" and not cfg.model.init_dataset:
@@ -88,8 +90,8 @@ def validate(cfg: DictConfig) -> None:
     try:
         interactive(cfg.train.progress)
         for key in ("train", "val", "test"):
-            for name in trial_data.dataset_names(cfg, key):
-                trial_data.source_name(cfg, name)
+            for name in catalogue.dataset_names(cfg, key):
+                catalogue.source_name(cfg, name)
         meta_model(cfg)
         with torch.device("meta"):
             hand = load_hand(cfg.hand.mano_path)
@@ -144,60 +146,63 @@ def out_dir(cfg) -> Path:
 # ---------------------------------------------------------------------------- one epoch
 
 
-def train_epoch(ctx: Trial, epoch: int) -> dict[str, float]:
+def train_epoch(training: Training, epoch: int) -> dict[str, float]:
     """One pass of the epoch's BCS draw (or `steps_per_epoch` steps); mean loss terms."""
-    cfg, device = ctx.cfg, ctx.device
-    ctx.model.train()
+    cfg, device = training.cfg, training.device
+    training.model.train()
     torch.manual_seed(int(cfg.seed) * 1000 + epoch)
     generator = torch.Generator(device).manual_seed(int(cfg.seed) * 1000 + epoch)
-    ctx.train_loader.sampler.set_epoch(epoch)
-    steps = len(ctx.train_loader)
+    training.train_loader.sampler.set_epoch(epoch)
+    steps = len(training.train_loader)
     if cfg.train.steps_per_epoch:
         steps = min(steps, int(cfg.train.steps_per_epoch))
-    progress = EpochProgress(ctx.train_loader, steps, epoch, ctx.epochs, ctx.bar)
+    progress = EpochProgress(training.train_loader, steps, epoch, training.epochs, training.bar)
     sums: dict[str, float] = {}
     for step, batch in enumerate(progress):
         if step == steps:
             break
-        terms = train_step(ctx, batch, epoch, step, generator)
+        terms = train_step(training, batch, epoch, step, generator)
         for name, value in terms.items():
             sums[name] = sums.get(name, 0.0) + value
         progress.step(terms)
-        if ctx.on_step:
-            ctx.on_step({"epoch": epoch, "step": step, **terms})
+        if training.on_step:
+            training.on_step({"epoch": epoch, "step": step, **terms})
     progress.close()
     return {name: total / steps for name, total in sums.items()}
 
 
-def train_step(ctx: Trial, batch: dict, epoch: int, step: int, generator) -> dict[str, float]:
-    images = batch["image"].to(ctx.device, non_blocking=True)
-    labels = batch["contacts"].to(ctx.device, non_blocking=True)
-    images = augment(images, ctx.cfg.loader.augment, generator)
-    with ctx.autocast():
-        logits = ctx.model(images)
-    total, terms = ctx.objective({k: v.float() for k, v in logits.items()}, labels, epoch)
+def train_step(training: Training, batch: dict, epoch: int, step: int, generator) -> dict[str, float]:
+    images = batch["image"].to(training.device, non_blocking=True)
+    labels = batch["contacts"].to(training.device, non_blocking=True)
+    images = augment(images, training.cfg.loader.augment, generator)
+    with training.autocast():
+        logits = training.model(images)
+    total, terms = training.objective({k: v.float() for k, v in logits.items()}, labels, epoch)
     values = {"loss": total.item(), **{k: v.item() for k, v in terms.items()}}
     bad = [k for k, v in values.items() if not math.isfinite(v)]
     if bad:
         raise DivergenceError(f"epoch {epoch + 1}, step {step + 1}: loss term {bad[-1]!r} is "
                               f"{values[bad[-1]]} (terms: {values}); lower train.lr or "
                               "check the data")
-    ctx.optimizer.zero_grad(set_to_none=True)
+    training.optimizer.zero_grad(set_to_none=True)
     total.backward()
-    norm = float(torch.nn.utils.clip_grad_norm_(ctx.model.parameters(), float("inf")))
-    if not math.isfinite(norm) or norm > float(ctx.cfg.train.max_grad_norm):
+    norm = float(torch.nn.utils.clip_grad_norm_(training.model.parameters(), float("inf")))
+    if not math.isfinite(norm) or norm > float(training.cfg.train.max_grad_norm):
         raise DivergenceError(f"epoch {epoch + 1}, step {step + 1}: gradient norm {norm:.3g} "
-                              f"exceeds train.max_grad_norm={ctx.cfg.train.max_grad_norm} "
+                              f"exceeds train.max_grad_norm={training.cfg.train.max_grad_norm} "
                               f"(loss {values['loss']:.4g}); lower train.lr")
-    ctx.optimizer.step()
+    training.optimizer.step()
     return values
 
 
-# ---------------------------------------------------------------------------- the trial
+# ---------------------------------------------------------------------------- the training
 
 
 @dataclass
-class Trial:
+class Training:
+    """What one trial trains with: its config, device, model, objective, optimizer, data
+    and where it writes (built once by `setup`)."""
+
     cfg: DictConfig
     device: torch.device
     model: torch.nn.Module
@@ -229,18 +234,19 @@ def param_groups(model: torch.nn.Module, train: DictConfig) -> list[dict]:
     return [{"params": backbone, "lr": float(train.lr) * scale}, {"params": rest}]
 
 
-def setup(cfg: DictConfig, on_step=None) -> Trial:
+def setup(cfg: DictConfig, on_step=None) -> Training:
+    """The trial's data, model, objective and optimizer. Every split it reads is looked up
+    first (the catalogue; twins were made by `run`), so a missing one fails before any
+    work and names the command that makes it."""
     device = pick_device()
     torch.manual_seed(int(cfg.seed))
-    train_names = trial_data.dataset_names(cfg, "train")
-    train_dirs = trial_data.split_dirs(cfg, train_names, "train")
+    splits = catalogue.trial_splits(cfg)
     hand = load_hand(cfg.hand.mano_path)
-    stats = trial_data.label_stats(list(train_dirs.values()), hand.regressors)
+    stats = trial_data.label_stats(list(splits.train.values()), hand.regressors)
     init_mean = None
-    if cfg.model.init == "mean":
-        name = trial_data.source_name(cfg, str(cfg.model.init_dataset))
-        init_mean = trial_data.dataset_mean(
-            trial_data.split_dirs(cfg, [str(cfg.model.init_dataset)], "train")[name])
+    if splits.init:  # model.init=mean: the init dataset's mean contact map
+        (init_dir,) = splits.init.values()
+        init_mean = trial_data.dataset_mean(init_dir)
     model = model_from_config(resolve_pretrained(cfg), init_mean).to(device)
     objective = build_objective(cfg.loss, stats.counts, stats.contact_mean, hand.regressors,
                                 hand.adjacency, int(cfg.train.epochs), faces=hand.faces).to(device)
@@ -249,20 +255,26 @@ def setup(cfg: DictConfig, on_step=None) -> Trial:
                                   betas=tuple(cfg.train.betas))
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(cfg.train.milestones), gamma=float(cfg.train.gamma))
-    train_loader, _ = build_loader(cfg, specs_for(cfg, list(train_dirs), "train"), "train")
-    val_names = trial_data.dataset_names(cfg, "val")
+    train_loader, _ = build_loader(cfg, specs_for(cfg, list(splits.train), "train"), "train")
     val_loader = None
-    if val_names:
-        val_dirs = trial_data.split_dirs(cfg, val_names, "val")
-        val_loader, _ = build_loader(cfg, specs_for(cfg, list(val_dirs), "val"), "val",
+    if splits.val:
+        val_loader, _ = build_loader(cfg, specs_for(cfg, list(splits.val), "val"), "val",
                                      train=False)
-    trial_data.split_dirs(cfg, trial_data.dataset_names(cfg, "test"), "test")  # fail early
     if cfg.train.compile:
         model = torch.compile(model)
-    return Trial(cfg, device, model, objective, optimizer, scheduler, train_loader,
+    return Training(cfg, device, model, objective, optimizer, scheduler, train_loader,
                  val_loader, initial_threshold(cfg), autocast_for(cfg, device),
                  interactive(cfg.train.progress), on_step, out_dir(cfg),
-                 trial_data.imbalance_metrics(train_dirs), trial_data.contact_means(train_dirs))
+                 trial_data.imbalance_metrics(splits.train), trial_data.contact_means(splits.train))
+
+
+def make_twins(cfg: DictConfig) -> None:
+    """Generate whatever is missing of the twins the trial reads (none on real data): the
+    trial's one explicit call to the generator, before any split is looked up. A launch
+    has made them already (haco/sweep/prepare.py); then this finds every shard done."""
+    names = catalogue.twins_read(cfg)
+    if names:
+        generate.ensure(cfg, names)
 
 
 def initial_threshold(cfg) -> float:
@@ -271,53 +283,53 @@ def initial_threshold(cfg) -> float:
     return 0.5 if chooses_on_validation(cfg) else decision_threshold(cfg)
 
 
-def restore(trial: Trial) -> TrialState:
-    path = trial.out / LAST
-    if not trial.cfg.train.resume or not path.is_file():
-        return TrialState()
+def restore(training: Training) -> TrainingState:
+    path = training.out / LAST
+    if not training.cfg.train.resume or not path.is_file():
+        return TrainingState()
     saved = load_checkpoint(path)
-    if saved["config_hash"] != config_hash(trial.cfg, with_seed=True):
+    if saved["config_hash"] != config_hash(training.cfg, with_seed=True):
         raise ConfigError(f"{path} was written by another configuration; resume it with its "
                           "own overrides, or pick another train.out_dir")
-    trial.model.load_state_dict(saved["model"])
-    trial.optimizer.load_state_dict(saved["optimizer"])
-    trial.scheduler.load_state_dict(saved["scheduler"])
-    return TrialState(saved["epoch"], saved["train_seconds"], saved["history"])
+    training.model.load_state_dict(saved["model"])
+    training.optimizer.load_state_dict(saved["optimizer"])
+    training.scheduler.load_state_dict(saved["scheduler"])
+    return TrainingState(saved["epoch"], saved["train_seconds"], saved["history"])
 
 
-def checkpoint(trial: Trial, state: TrialState) -> Path:
+def checkpoint(training: Training, state: TrainingState) -> Path:
     # Only a finite model is saved: a broken state never replaces a good checkpoint.
-    if not all(torch.isfinite(p).all() for p in trial.model.parameters()):
+    if not all(torch.isfinite(p).all() for p in training.model.parameters()):
         raise DivergenceError(f"epoch {state.epoch}: non-finite weights; the checkpoint of "
                               f"epoch {state.epoch - 1} is kept")
-    return save_checkpoint(trial.out / LAST, {
-        "model": trial.model.state_dict(), "optimizer": trial.optimizer.state_dict(),
-        "scheduler": trial.scheduler.state_dict(), "epoch": state.epoch,
+    return save_checkpoint(training.out / LAST, {
+        "model": training.model.state_dict(), "optimizer": training.optimizer.state_dict(),
+        "scheduler": training.scheduler.state_dict(), "epoch": state.epoch,
         "train_seconds": state.train_seconds, "history": state.history,
-        "config": OmegaConf.to_container(trial.cfg, resolve=True),
-        "config_hash": config_hash(trial.cfg, with_seed=True)})
+        "config": OmegaConf.to_container(training.cfg, resolve=True),
+        "config_hash": config_hash(training.cfg, with_seed=True)})
 
 
-def validate_epoch(trial: Trial) -> dict[str, float]:
-    if trial.val_loader is None:
+def validate_epoch(training: Training) -> dict[str, float]:
+    if training.val_loader is None:
         return {}
-    metrics, meter = evaluate(trial.model, trial.val_loader, trial.device, trial.threshold,
-                              sweep=True, autocast=trial.autocast,
-                              protocol=protocol_of(trial.cfg))
+    metrics, meter = evaluate(training.model, training.val_loader, training.device, training.threshold,
+                              sweep=True, autocast=training.autocast,
+                              protocol=protocol_of(training.cfg))
     best = meter.best_threshold()
-    if chooses_on_validation(trial.cfg):  # report where the threshold the tests use peaks
+    if chooses_on_validation(training.cfg):  # report where the threshold the tests use peaks
         metrics = next(row for row in meter.sweep() if row["threshold"] == best)
     out = {f"val/{k}": metrics[k] for k in ("precision", "recall", "f1")}
     out["val/best_threshold"] = best
     return out
 
 
-def static_costs(trial: Trial) -> dict[str, float]:
-    size = int(trial.cfg.data.image_size)
-    macs = gmacs(meta_model(trial.cfg), (size, size))
-    fps = inference_fps(trial.model, (size, size), trial.device, warmup=3, iterations=10)
-    return {"cost/params_m": count_params(trial.model) / 1e6,
-            "cost/model_memory_mb": model_memory_mb(trial.model), "cost/gflops": macs,
+def static_costs(training: Training) -> dict[str, float]:
+    size = int(training.cfg.data.image_size)
+    macs = gmacs(meta_model(training.cfg), (size, size))
+    fps = inference_fps(training.model, (size, size), training.device, warmup=3, iterations=10)
+    return {"cost/params_m": count_params(training.model) / 1e6,
+            "cost/model_memory_mb": model_memory_mb(training.model), "cost/gflops": macs,
             "cost/fps": fps}
 
 
@@ -330,41 +342,42 @@ def run(cfg: DictConfig, on_step: Callable[[dict], None] | None = None,
     """
     validate(cfg)
     threads = set_threads(cfg)
-    trial = setup(cfg, on_step)
-    state = restore(trial)
-    with PeakMemory(trial.device) as memory:
-        for epoch in range(state.epoch, trial.epochs):
+    make_twins(cfg)
+    training = setup(cfg, on_step)
+    state = restore(training)
+    with PeakMemory(training.device) as memory:
+        for epoch in range(state.epoch, training.epochs):
             start = time.perf_counter()
-            terms = train_epoch(trial, epoch)
-            trial.scheduler.step()
+            terms = train_epoch(training, epoch)
+            training.scheduler.step()
             seconds = time.perf_counter() - start
             record = {f"train/{k}": v for k, v in terms.items()}
-            record.update(validate_epoch(trial))
-            record.update({"train/lr": trial.optimizer.param_groups[-1]["lr"],
+            record.update(validate_epoch(training))
+            record.update({"train/lr": training.optimizer.param_groups[-1]["lr"],
                            "train/epoch_seconds": seconds})
-            state = TrialState(epoch + 1, state.train_seconds + seconds,
+            state = TrainingState(epoch + 1, state.train_seconds + seconds,
                                [*state.history, record])
-            path = checkpoint(trial, state)
-            print(epoch_line(epoch, trial.epochs, record), flush=True)
+            path = checkpoint(training, state)
+            print(epoch_line(epoch, training.epochs, record), flush=True)
             if on_epoch:
                 on_epoch(epoch, record, path)
     heatmaps: dict[str, np.ndarray] = {}
-    metrics = final_metrics(trial, state, memory.peak_mb, threads, heatmaps)
-    write_results(trial.out, metrics, state.history, heatmaps, trial.train_means)
+    metrics = final_metrics(training, state, memory.peak_mb, threads, heatmaps)
+    write_results(training.out, metrics, state.history, heatmaps, training.train_means)
     return metrics
 
 
-def final_metrics(trial: Trial, state: TrialState, peak_mb: float, threads: int,
+def final_metrics(training: Training, state: TrainingState, peak_mb: float, threads: int,
                   heatmaps: dict) -> dict:
     last = state.history[-1]
     metrics = {k: v for k, v in last.items() if k != "train/epoch_seconds"}
-    threshold = decision_threshold(trial.cfg, state.history)
+    threshold = decision_threshold(training.cfg, state.history)
     metrics["eval/threshold"] = threshold
-    metrics.update(test_metrics(trial.model, trial.cfg, trial.device, threshold,
-                                trial.autocast, heatmaps))
-    hours, usd = price(state.train_seconds, trial.device, trial.cfg.costs)
-    metrics.update(static_costs(trial))
-    metrics.update(trial.data_metrics)
+    metrics.update(test_metrics(training.model, training.cfg, training.device, threshold,
+                                training.autocast, heatmaps))
+    hours, usd = price(state.train_seconds, training.device, training.cfg.costs)
+    metrics.update(static_costs(training))
+    metrics.update(training.data_metrics)
     metrics.update({"cost/train_memory_mb": peak_mb, "cost/train_seconds": state.train_seconds,
                     "cost/device_hours": hours, "cost/usd": usd, "cost/threads": threads})
     return metrics

@@ -16,8 +16,9 @@ def _record(cfg, tmp_path):
     """A twin build record (half the samples in 100 s), a pretraining run and three
     trial runs (two of these twins: 120 s and 200 s; one of other twins: 1,000 s)."""
     from haco import tracking
-    from haco.data.synth import BUILD_RECORD, synth_dir
     from haco.pretrain.train import weights_path
+    from haco.synth.generate import BUILD_RECORD
+    from haco.synth.layout import synth_dir
 
     root = synth_dir(cfg)
     root.mkdir(parents=True)
@@ -62,7 +63,7 @@ def test_missing_records_say_what_to_run(tmp_path, capsys):
 
 
 def test_a_build_writes_its_record(tmp_path):
-    from haco.data.synth import BUILD_RECORD, synthesize
+    from haco.synth.generate import BUILD_RECORD, synthesize
 
     cfg = load_config("data_synth", ["profile=smoke", f"data.root={tmp_path}",
                                      "data.twins=[synth:HIC]", "data.workers=1"])

@@ -54,7 +54,7 @@ def reference_dataset_prior_f1s(cfg):
     on the validation mix, then the paper's per-sample F1 (non-contact samples skipped) on
     the validation mix and on MOW's test labels."""
     from haco.baselines import contacts
-    from haco.train.data import split_dirs
+    from haco.data.catalogue import split_dirs
 
     def f1s(pred, labels):
         keep = labels.any(axis=1)

@@ -12,7 +12,7 @@ import trimesh
 from PIL import Image
 
 from haco.config import load_config
-from haco.data import importer
+from haco.data import importer, records
 from haco.data.shards import STATS_FILE, SplitReader, completed_shards, load_stats
 from haco.hand import load_hand
 from haco.labels import THRESHOLDS, contact_labels
@@ -181,7 +181,7 @@ def test_thresholded_dataset_prefers_the_mesh_and_accepts_contacts_alone(tmp_pat
 def test_mano_parameters_are_posed_with_the_model(tmp_path, monkeypatch):
     # No MANO file ships with the tests: the procedural hand stands in for the loaded model.
     hand = load_hand()
-    monkeypatch.setattr(importer, "load_hand", lambda path: hand)
+    monkeypatch.setattr(records, "load_hand", lambda path: hand)
     mano = tmp_path / "MANO_RIGHT.pkl"
     mano.write_bytes(b"stand-in")
     rng = np.random.default_rng(3)

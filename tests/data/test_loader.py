@@ -10,16 +10,11 @@ from omegaconf import OmegaConf
 
 from haco.config import ConfigError, load_config
 from haco.data import shards
+from haco.data.bcs import assign_bins, contact_balance_scores, contact_mean, log_bin_edges
 from haco.data.loader import DatasetSpec, EpochSampler, MixedDataset, build_loader, specs_for
-from haco.data.sampling import (
-    EmptyBinError,
-    assign_bins,
-    bin_report,
-    contact_balance_scores,
-    contact_mean,
-    log_bin_edges,
-)
-from haco.data.synth import split_dir, synthesize
+from haco.data.sampling import EmptyBinError, bin_report
+from haco.synth.generate import synthesize
+from haco.synth.layout import split_dir
 
 NAMES = ["synth:MOW", "synth:HIC"]
 

@@ -6,19 +6,17 @@ import math
 import numpy as np
 import pytest
 
-from haco.data import sampling
-from haco.data.sampling import (
-    EmptyBinError,
+from haco.data import bcs
+from haco.data.bcs import (
     assign_bins,
     assign_release_bins,
-    balanced_indices,
-    bin_report,
     contact_balance_scores,
     contact_mean,
     log_bin_edges,
     release_bin_edges,
     release_scores,
 )
+from haco.data.sampling import EmptyBinError, balanced_indices, bin_report
 
 
 def _random_contacts(n=60, v=20, p=0.2, seed=0):
@@ -82,7 +80,7 @@ def test_scores_use_given_mean_and_zero_for_non_contact():
 def test_scores_independent_of_chunk_size(monkeypatch):
     contacts = _random_contacts(n=53, v=13, seed=1)
     whole = contact_balance_scores(contacts)
-    monkeypatch.setattr(sampling, "_CHUNK_ELEMENTS", 13 * 4)  # 4 rows per chunk
+    monkeypatch.setattr(bcs, "_CHUNK_ELEMENTS", 13 * 4)  # 4 rows per chunk
     np.testing.assert_array_equal(contact_balance_scores(contacts), whole)
 
 

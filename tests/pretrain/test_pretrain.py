@@ -32,7 +32,7 @@ def test_a_sample_describes_the_hand_and_its_surroundings():
 
 
 def test_the_pose_target_is_the_articulation_whatever_the_view(monkeypatch):
-    from haco.data import synth
+    from haco.synth import generate as synth
 
     first = samples.generate(5, seed=0, image_size=32, target_size=8)
     compose_view = synth.compose_view
@@ -52,7 +52,7 @@ def test_the_pose_target_is_the_articulation_whatever_the_view(monkeypatch):
 
 
 def test_pretraining_scenes_use_a_stream_of_their_own():
-    from haco.data.twins import SPLITS, sample_rng
+    from haco.synth.twins import SPLITS, sample_rng
 
     twin, k = samples.twin_of(0)
     assert len(set(SPLITS.values())) == len(SPLITS)
@@ -140,13 +140,14 @@ def test_an_interrupted_set_resumes_and_is_never_read_half_built(smoke):
 
 
 def test_a_trial_starts_from_the_pretrained_backbone(smoke, tmp_path):
-    from haco.train.loop import setup
+    from haco.train.loop import make_twins, setup
 
     cfg = load_config("train", ["profile=smoke", f"data.root={tmp_path}",
                                 f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
                                 "data.workers=1", "data.train=[MOW]", "data.val=[MOW]",
                                 "data.test=[MOW]", f"model.pretrained={TWIN_WEIGHTS}",
                                 f"train.out_dir={tmp_path / 'run'}"])
+    make_twins(cfg)  # what run(cfg) does before setup
     trial = setup(cfg)
     saved = torch.load(weights_path(cfg), weights_only=True)
     loaded = trial.model.backbone.model.state_dict()

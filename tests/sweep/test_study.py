@@ -60,7 +60,7 @@ def test_dataset_cells_cover_table_4_with_ten_trainings():
 
 
 def _train_names(spec):
-    from haco.train.data import dataset_names
+    from haco.data.catalogue import dataset_names
 
     return dataset_names(spec.config, "train")
 

@@ -8,7 +8,7 @@ TWINS = "[MOW,HIC,Decaf]"
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory):
     """Smoke twins of three datasets, generated once for all trainer tests."""
-    from haco.data.synth import synthesize
+    from haco.synth.generate import synthesize
 
     root = tmp_path_factory.mktemp("train-data")
     synthesize(load_config("data_synth", ["profile=smoke", f"data.root={root}",

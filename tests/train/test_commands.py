@@ -6,7 +6,7 @@ import trimesh
 
 from haco.cli import main
 from haco.data.shards import SplitReader
-from haco.data.synth import split_dir
+from haco.synth.layout import split_dir
 from haco.train import run
 
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from haco.data.catalogue import split_dirs
 from haco.data.loader import build_loader, specs_for
 from haco.metrics import contact_prf
 from haco.train import evaluate as evaluate_module
 from haco.train import loop as loop_module
-from haco.train.data import split_dirs
 from haco.train.evaluate import protocol_of
 
 DEVICE = torch.device("cpu")

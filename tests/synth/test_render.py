@@ -4,7 +4,7 @@ Most scenes use the "identity" camera: at the origin, looking along +z, image ro
 +y, so camera coordinates equal world coordinates and a point (x, y, z) lands at column
 F * x / z + S / 2, row F * y / z + S / 2 (pixel j is sampled at its centre j + 0.5).
 
-`python tests/data/test_render.py` writes /tmp/render_check.png (a sphere touching a
+`python tests/synth/test_render.py` writes /tmp/render_check.png (a sphere touching a
 checkered box) for a look by eye.
 """
 
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from haco.data.render import (
-    BACKGROUNDS,
+from haco.synth.capture import BACKGROUNDS
+from haco.synth.paint import render
+from haco.synth.raster import (
     NEAR,
     TEXTURES,
     Camera,
@@ -22,7 +23,6 @@ from haco.data.render import (
     depth_and_ids,
     hand_centred_camera,
     project,
-    render,
 )
 
 S, F = 64, 50.0   # image side and focal length (pixels) of the identity camera
@@ -137,7 +137,7 @@ def test_determinism_and_seed_dependence():
 
 
 def test_small_batches_give_the_same_zbuffer(monkeypatch):
-    import haco.data.render as render_module
+    import haco.synth.raster as render_module
 
     scene = [Entity(*sphere(0.1, (0, 0, 1)), (0.7, 0.5, 0.4)),
              box_entity((0.2, 0.2, 0.2), (0.15, 0.05, 1.2)),

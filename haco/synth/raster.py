@@ -1,10 +1,10 @@
-"""A CPU triangle-mesh renderer for the synthetic twins: pinhole camera, z-buffer, Lambert.
+"""The rasterizer of the synthetic twins: pinhole camera, near clipping, z-buffer.
 
 No OpenGL and no Python loop over pixels or triangles: every triangle's pixel bounding box
 is expanded into (triangle, pixel) candidate pairs, barycentrics are computed for all pairs
 at once, and the z-buffer is resolved with `np.minimum.at` over the inside pairs (faster
-than sorting them by pixel and depth). Only the winning pixels are shaded. Same inputs and
-same `rng` state give identical bytes.
+than sorting them by pixel and depth). What the winning pixels look like is painted by
+haco/synth/paint.py.
 
 Conventions:
 - Camera space is right-handed: x right, y down (image rows), z forward (depth). A world
@@ -17,15 +17,15 @@ Conventions:
 - Near plane: triangles are clipped at z = `NEAR` (a part behind it is cut off, a triangle
   wholly behind it dropped), so a large ground plane seen obliquely still renders.
 
-Example (`python tests/data/test_render.py` writes a similar /tmp/render_check.png):
+Example (`python tests/synth/test_render.py` writes a similar /tmp/render_check.png):
 
     ball = trimesh.creation.icosphere(3, radius=0.05)
     box = trimesh.creation.box((0.1, 0.1, 0.1)).apply_translation((0.1, 0, 0))
     scene = [Entity(ball.vertices, ball.faces, (0.8, 0.6, 0.5), is_hand=True),
              Entity(box.vertices, box.faces, (0.2, 0.4, 0.8), texture="checker")]
     cam = hand_centred_camera(ball.vertices, view_dir=(0.3, -0.4, 1), size=128)
-    image = render(scene, cam, np.random.default_rng(0))     # (128, 128, 3) uint8
-    depth, entity, face = depth_and_ids(scene, cam)         # the z-buffer behind it
+    depth, entity, face = depth_and_ids(scene, cam)         # the z-buffer
+    image = paint.render(scene, cam, np.random.default_rng(0))  # (128, 128, 3) uint8
 """
 
 from __future__ import annotations
@@ -34,16 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from haco.data.capture import BACKGROUNDS, NEUTRAL, CaptureStyle
-
 NEAR = 0.01  # metres: the near clipping plane (cameras sit tens of centimetres away)
 TEXTURES = ("plain", "checker", "stripes", "noise")
 # Candidate (triangle, pixel) pairs per batch: bounds the temporaries (~150 B per pair, so
 # ~80 MB) when many large triangles cover the image. A hand + object at 256 px makes ~110k.
 MAX_PAIRS = 1 << 19
-# Smooth (interpolated) normals unless a vertex normal strays this far (cosine) from the
-# face normal: spheres and hands look round, box edges stay crisp.
-CREASE_COS = 0.8
 EDGE_EPS = 1e-9  # barycentric slack: a pixel centre on a shared edge is inside both faces
 
 
@@ -189,7 +184,7 @@ def _normalised_box(camera: Camera, verts: np.ndarray, distance: float):
 # --------------------------------------------------------------------------- rasterizer
 
 @dataclass
-class _Fragments:
+class Fragments:
     """The z-buffer winners: one row per covered pixel."""
     pixel: np.ndarray    # (N,) flat pixel index row * size + column
     face: np.ndarray     # (N,) index into the concatenated faces
@@ -197,7 +192,7 @@ class _Fragments:
     depth: np.ndarray    # (N,) camera-space z
 
 
-def _concatenate(entities: list[Entity]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def concatenate(entities: list[Entity]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All entities as one mesh: vertices (V, 3), faces (F, 3), entity index per face (F,)."""
     offsets = np.cumsum([0] + [len(e.vertices) for e in entities])
     verts = np.concatenate([e.vertices for e in entities])
@@ -315,7 +310,7 @@ def _candidates(tri, setup: _Setup, size: int):
     return y[inside] * size + x[inside], pair_tri, l1, l2, depth
 
 
-def _rasterize(verts_cam, faces, camera) -> _Fragments:
+def rasterize(verts_cam, faces, camera) -> Fragments:
     """The z-buffer: for every covered pixel, the nearest triangle and where it was hit.
 
     Per batch, `np.minimum.at` lowers the depth buffer; the pairs matching it are the
@@ -344,10 +339,11 @@ def _rasterize(verts_cam, faces, camera) -> _Fragments:
     w /= w.sum(axis=1, keepdims=True)
     if corner_bary is not None:   # from the clipped triangle's corners to the source face's
         w = np.einsum("nc,nck->nk", w, corner_bary[tri])
-    return _Fragments(covered, source[tri], w, zbuf[covered])
+    return Fragments(covered, source[tri], w, zbuf[covered])
 
 
-def _check_scene(entities, camera) -> None:
+def check_scene(entities, camera) -> None:
+    """TypeError or ValueError naming the first bad input: the camera, then each entity."""
     if not isinstance(camera, Camera):
         raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
     camera.validate()
@@ -362,9 +358,9 @@ def _check_scene(entities, camera) -> None:
 def depth_and_ids(entities: list[Entity], camera: Camera):
     """The z-buffer itself: depth (H, W) float, inf on background; entity index (H, W),
     -1 on background; face index within that entity (H, W), -1 on background."""
-    _check_scene(entities, camera)
-    verts, faces, owner = _concatenate(entities)
-    frags = _rasterize(camera.to_camera(verts), faces, camera)
+    check_scene(entities, camera)
+    verts, faces, owner = concatenate(entities)
+    frags = rasterize(camera.to_camera(verts), faces, camera)
     offsets = np.cumsum([0] + [len(e.faces) for e in entities])
     n = camera.size
     depth = np.full(n * n, np.inf)
@@ -374,174 +370,3 @@ def depth_and_ids(entities: list[Entity], camera: Camera):
     entity[frags.pixel] = owner[frags.face]
     face[frags.pixel] = frags.face - offsets[entity[frags.pixel]]
     return depth.reshape(n, n), entity.reshape(n, n), face.reshape(n, n)
-
-
-# ------------------------------------------------------------------------------ shading
-
-def _corner_normals(verts, faces):
-    """Unit face normals (F, 3) and per-corner shading normals (F, 3, 3).
-
-    A corner takes the area-weighted vertex normal unless that strays beyond CREASE_COS
-    from the face normal (a box edge), in which case it keeps the flat face normal.
-    """
-    tri = verts[faces]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])   # length = 2 * area
-    face_n = cross / np.maximum(np.linalg.norm(cross, axis=1, keepdims=True), 1e-20)
-    vert_n = np.stack([np.bincount(faces.ravel(), np.repeat(cross[:, k], 3), len(verts))
-                       for k in range(3)], axis=1)
-    vert_n /= np.maximum(np.linalg.norm(vert_n, axis=1, keepdims=True), 1e-20)
-    corner = vert_n[faces]
-    smooth = np.einsum("fck,fk->fc", corner, face_n) > CREASE_COS
-    return face_n, np.where(smooth[..., None], corner, face_n[:, None, :])
-
-
-def _hash01(ix, iy, iz, seed: int) -> np.ndarray:
-    """A deterministic integer-lattice hash to [0, 1) (uint64 arithmetic wraps silently)."""
-    m = np.uint64(0xFFFFFFFF)
-    h = (ix.astype(np.uint64) * np.uint64(73856093) ^ iy.astype(np.uint64) * np.uint64(19349663)
-         ^ iz.astype(np.uint64) * np.uint64(83492791) ^ np.uint64(seed)) & m
-    h = ((h ^ (h >> np.uint64(16))) * np.uint64(0x45D9F3B)) & m
-    h = ((h ^ (h >> np.uint64(16))) * np.uint64(0x45D9F3B)) & m
-    return (h ^ (h >> np.uint64(16))).astype(np.float64) / 2.0**32
-
-
-def _texture(kind: str, points: np.ndarray, scale: float, rng) -> np.ndarray:
-    """Brightness factor in [~0.5, 1] from world positions, so the pattern sticks to the
-    surface. Parameters come from `rng` even for "plain", keeping draws per entity equal."""
-    contrast = rng.uniform(0.25, 0.5)
-    direction = rng.normal(size=3)
-    direction /= np.linalg.norm(direction)
-    offset = rng.uniform(0, 1, size=3)
-    seed = int(rng.integers(2**31))
-    q = points / scale + offset
-    if kind == "checker":
-        pattern = np.floor(q).sum(axis=1) % 2
-    elif kind == "stripes":
-        pattern = np.floor(2 * (points @ direction) / scale + offset[0]) % 2
-    elif kind == "noise":
-        pattern = 0.65 * value_noise(q, seed) + 0.35 * value_noise(3 * q, seed + 1)
-    else:
-        pattern = np.zeros(len(points))
-    return 1.0 - contrast * pattern
-
-
-def _smoothstep(f):
-    return f * f * (3 - 2 * f)   # no visible creases at lattice lines
-
-
-def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
-    """Smooth 3D value noise in [0, 1] at unit lattice spacing, for (N, 3) points."""
-    cell = np.floor(points)
-    f = _smoothstep(points - cell).T                   # (3, N)
-    i = cell.astype(np.int64).T
-    out = np.zeros(len(points))
-    for dx, dy, dz in np.ndindex(2, 2, 2):
-        weight = (f[0] if dx else 1 - f[0]) * (f[1] if dy else 1 - f[1])
-        weight *= f[2] if dz else 1 - f[2]
-        out += weight * _hash01(i[0] + dx, i[1] + dy, i[2] + dz, seed)
-    return out
-
-
-def _lattice_noise(size: int, cell: float, rng) -> np.ndarray:
-    """(size, size) smooth 2D value noise in [0, 1]: random lattice values every `cell`
-    pixels, smoothstep-interpolated (separable, so cheap at any image size)."""
-    t = (np.arange(size) + 0.5) / cell
-    i = np.floor(t).astype(np.int64)
-    f = _smoothstep(t - i)
-    grid = rng.random((i[-1] + 2, i[-1] + 2))
-    rows = grid[i] * (1 - f[:, None]) + grid[i + 1] * f[:, None]       # interpolate rows
-    return rows[:, i] * (1 - f) + rows[:, i + 1] * f                    # then columns
-
-
-def make_background(kind: str | None, size: int, rng: np.random.Generator,
-                    style: CaptureStyle = NEUTRAL) -> np.ndarray:
-    """A random (size, size, 3) float background; `kind=None` picks one of the style's kinds.
-    Its two colours come from the style's brightness range, mixed towards grey by its
-    saturation."""
-    if kind is None:
-        kind = style.backgrounds[int(rng.integers(len(style.backgrounds)))]
-    if kind not in BACKGROUNDS:
-        raise ValueError(f"unknown background {kind!r}; known: {', '.join(BACKGROUNDS)}")
-    a, b = rng.uniform(*style.brightness, size=(2, 3))
-    if style.saturation < 1:
-        a, b = (c.mean() + style.saturation * (c - c.mean()) for c in (a, b))
-    rows = (np.arange(size)[:, None] + 0.5) / size       # broadcast, not (size, size) grids
-    cols = rows.T
-    if kind == "solid":
-        t = np.zeros((1, 1))
-    elif kind == "gradient":
-        t = rows if rng.random() < 0.5 else cols
-    elif kind == "stripes":
-        angle, period = rng.uniform(0, np.pi), rng.uniform(1 / 16, 1 / 4)
-        t = np.floor(2 * (np.cos(angle) * cols + np.sin(angle) * rows) / period) % 2
-    else:
-        cell = size * rng.uniform(1 / 12, 1 / 4)
-        t = 0.7 * _lattice_noise(size, cell, rng) + 0.3 * _lattice_noise(size, cell / 4, rng)
-    t = np.broadcast_to(t, (size, size))
-    return a + (b - a) * t[..., None]
-
-
-def _light(camera: Camera, rng, light_dir=None,
-           style: CaptureStyle = NEUTRAL) -> tuple[np.ndarray, float, float, np.ndarray]:
-    """Unit world direction towards the light, ambient, diffuse (from the style's ranges)
-    and an RGB tint (the style's white balance, mildly jittered).
-
-    The random direction lies within ~50 degrees of the direction towards the camera (a
-    light from the camera side); `light_dir` overrides it. Same draws either way.
-    """
-    towards = np.array([*rng.uniform(-0.8, 0.8, size=2), -1.0])   # camera frame: -z = viewer
-    direction = camera.rotation().T @ towards
-    if light_dir is not None:
-        direction = np.asarray(light_dir, np.float64)
-        if direction.shape != (3,) or not np.linalg.norm(direction) > 0:
-            raise ValueError(f"light_dir must be a non-zero 3-vector, got {light_dir}")
-    ambient, diffuse = rng.uniform(*style.ambient), rng.uniform(*style.diffuse)
-    tint = (1.0 + rng.uniform(-0.05, 0.05, size=3)) * np.asarray(style.tint)
-    return direction / np.linalg.norm(direction), ambient, diffuse, tint
-
-
-def _shade(entities, camera, verts, faces, owner, frags, rng, light_dir, style) -> np.ndarray:
-    """RGB in [0, 1] for each fragment: base colour x jitter x texture x Lambert."""
-    light, ambient, diffuse, tint = _light(camera, rng, light_dir, style)
-    face_n, corner_n = _corner_normals(verts, faces)
-    w = frags.weights[:, :, None]
-    points = (w * verts[faces[frags.face]]).sum(axis=1)
-    normals = (w * corner_n[frags.face]).sum(axis=1)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-20)
-    # A face seen from behind (an open surface) is lit on the side the camera sees.
-    facing = np.einsum("nk,nk->n", face_n[frags.face], camera.position - points)
-    normals *= np.where(facing < 0, -1.0, 1.0)[:, None]
-    lambert = ambient + diffuse * np.clip(normals @ light, 0, 1)
-    rgb = np.empty((len(frags.pixel), 3))
-    ent = owner[frags.face]
-    for i, e in enumerate(entities):   # a loop over entities (few), not pixels
-        mine = ent == i
-        spread = 0.04 if e.is_hand else 0.08
-        colour = np.asarray(e.colour) * (1 + rng.uniform(-spread, spread, size=3))
-        rgb[mine] = colour * _texture(e.texture, points[mine], e.texture_scale, rng)[:, None]
-    return np.clip(rgb * lambert[:, None] * tint, 0, 1)
-
-
-def render(entities: list[Entity], camera: Camera, rng: np.random.Generator,
-           background: str | None = None, *, light_dir=None,
-           style: CaptureStyle = NEUTRAL) -> np.ndarray:
-    """Render the entities over a random background: (size, size, 3) uint8.
-
-    Random draws, in order: background, light, then per entity a colour jitter and texture
-    parameters, then the sensor noise (none in the NEUTRAL style). `background=None` picks
-    one of the style's backgrounds at random; `light_dir` (world, pointing towards the
-    light) fixes the light's direction, for tests and figures. `style`
-    (haco.data.capture) sets the background palette, the light and the sensor noise.
-    """
-    _check_scene(entities, camera)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
-    image = make_background(background, camera.size, rng, style).reshape(-1, 3)
-    verts, faces, owner = _concatenate(entities)
-    frags = _rasterize(camera.to_camera(verts), faces, camera)
-    image[frags.pixel] = _shade(entities, camera, verts, faces, owner, frags, rng, light_dir,
-                                style)
-    if style.noise:
-        image = image + rng.normal(0.0, style.noise, size=image.shape)
-    image = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
-    return image.reshape(camera.size, camera.size, 3)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from haco.registry import Registry
 
-BACKGROUNDS = ("solid", "gradient", "noise", "stripes")  # drawn by haco.data.render
+BACKGROUNDS = ("solid", "gradient", "noise", "stripes")  # drawn by haco.synth.paint
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from haco.data.scenes import SCENARIOS, make_scene
 from haco.hand import load_hand
+from haco.synth.scenes import SCENARIOS, make_scene
 
 THRESHOLD = 0.01
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from haco.data import shapes
-from haco.data.shapes import Body
 from haco.hand import CHAINS, Hand
 from haco.labels import contact_labels
+from haco.synth import shapes
+from haco.synth.shapes import Body
 
 DEG = np.pi / 180
 FINGERS = tuple(CHAINS)  # index, middle, pinky, ring, thumb: the joint order of a pose

@@ -1,6 +1,6 @@
 """Synthetic twins of the paper's 14 datasets, named `synth:<name>`.
 
-A twin is a mixture of interaction scenarios (haco.data.scenes) at its dataset's label
+A twin is a mixture of interaction scenarios (haco.synth.scenes) at its dataset's label
 threshold, chosen to reproduce the dataset's interaction type and the spatial pattern of
 its contacts (paper appendix A.5), and a non-contact:contact vertex ratio (the paper's
 figure where it gives one, section 1 and appendix A.4; a sensible value otherwise).
@@ -21,6 +21,7 @@ import numpy as np
 from haco.data.registry import DATASETS, SYNTH_PREFIX
 from haco.hand import NUM_VERTICES
 from haco.registry import Registry
+from haco.synth.capture import CaptureStyle, style_of_domain
 
 PROVIDED_LABEL_THRESHOLD = 0.01  # twins of datasets with provided labels label at 1 cm
 TYPICAL_GAP = (-0.002, 0.002)    # metres between hand and surface where they meet
@@ -45,10 +46,8 @@ class TwinProfile:
         return DATASETS[self.dataset].group
 
     @property
-    def style(self):
+    def style(self) -> CaptureStyle:
         """How its pictures look: the capture style of the dataset's domain."""
-        from haco.data.capture import style_of_domain
-
         return style_of_domain(DATASETS[self.dataset].domain)
 
     @property
@@ -149,7 +148,7 @@ def calibrate(twin: TwinProfile, hand, train_size: int, pilot: int = 256,
     them for twins up to `pilot` samples); a separate pilot misjudged twins whose
     scenarios differ a lot in contact size.
     """
-    from haco.data.scenes import make_scene
+    from haco.synth.scenes import make_scene
 
     counts = []
     for i in range(min(train_size, pilot)):

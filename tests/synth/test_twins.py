@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from haco.data.registry import DATASETS
-from haco.data.scenes import SCENARIOS
-from haco.data.twins import TWINS, calibrate, get_twin, sample_rng
+from haco.synth.scenes import SCENARIOS
+from haco.synth.twins import TWINS, calibrate, get_twin, sample_rng
 
 
 def test_one_twin_per_dataset():

@@ -14,8 +14,9 @@ import numpy as np
 
 from haco.atomic import save_figure, write_json
 from haco.data import shards
-from haco.data.synth import selected_twins, split_dir, synth_dir
+from haco.data.catalogue import split_dir
 from haco.paths import data_root
+from haco.synth.layout import selected_twins, synth_dir
 
 REGION_GROUPS = {  # coarse groups of the hand's regions, for a readable pattern summary
     "tips": ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip"),
@@ -99,7 +100,7 @@ def heatmap_figure(rows: list[dict], hand, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from haco.hand.render import draw_mesh, value_face_colours
+    from haco.hand.drawing import draw_mesh, value_face_colours
 
     cols = 4
     fig = plt.figure(figsize=(cols * 4, 2.3 * ((len(rows) + cols - 1) // cols)))

@@ -1,4 +1,5 @@
-"""`haco data synth`: deterministic samples, cached shards, resume, and `haco data stats`."""
+"""`haco data synth` and `ensure`: deterministic samples, cached shards, resume, and
+`haco data stats`."""
 
 import json
 
@@ -7,8 +8,9 @@ import pytest
 
 from haco.config import load_config
 from haco.data import shards
-from haco.data.synth import generate_sample, split_dir, split_sizes, synthesize
-from haco.data.twins import get_twin
+from haco.synth.generate import ensure, generate_sample, synthesize
+from haco.synth.layout import split_dir, split_sizes
+from haco.synth.twins import get_twin
 
 TWINS = ["MOW", "Decaf"]
 
@@ -68,7 +70,7 @@ def test_resume_rebuilds_a_lost_shard_identically(cfg, built):
 
 
 def test_stats_command_reports_and_draws(cfg, built, capsys):
-    from haco.data.stats import stats_command
+    from haco.synth.stats import stats_command
 
     assert stats_command(cfg) == 0
     out = capsys.readouterr().out
@@ -86,8 +88,15 @@ def test_stats_command_reports_and_draws(cfg, built, capsys):
 
 
 def test_the_run_seed_keeps_the_twins_and_the_data_seed_changes_them():
-    from haco.data.synth import synth_dir
+    from haco.synth.layout import synth_dir
 
     base = synth_dir(load_config("data_synth", ["profile=smoke"]))
     assert synth_dir(load_config("data_synth", ["profile=smoke", "seed=3"])) == base
     assert synth_dir(load_config("data_synth", ["profile=smoke", "data.seed=3"])) != base
+
+
+def test_ensure_makes_only_what_is_missing(cfg, built):
+    split = split_dir(cfg, "synth:MOW", "train")
+    before = {p.name: p.stat().st_mtime_ns for p in split.iterdir()}
+    assert ensure(cfg, ["MOW"]) == built
+    assert {p.name: p.stat().st_mtime_ns for p in split.iterdir()} == before

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from haco.data import shapes
+from haco.synth import shapes
 
 RNG = np.random.default_rng(0)
 BODIES = {

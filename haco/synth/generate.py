@@ -1,15 +1,14 @@
 """`haco data synth`: render the synthetic twins into shards, in parallel, resumably.
 
-Layout: <data root>/synth/<key>/<synth:Name>/<split>/shard-NNNNN/, where <key> hashes
-everything that changes a sample (generator version, image size, sizes, seed, twin
-profiles). A finished shard is never rewritten, so a second run costs seconds and an
-interrupted one resumes where it stopped.
+Where they go is haco/synth/layout.py's (<data root>/synth/<key>/<synth:Name>/<split>/).
+A finished shard is never rewritten, so a second run costs seconds and an interrupted one
+resumes where it stopped. `ensure` is the one call that generates on behalf of others: a
+launch makes its trials' twins with it once up front, `run(cfg)` once at its start.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,16 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from haco.atomic import write_json
-from haco.config import digest
 from haco.data import shards
-from haco.data.registry import DATASETS
-from haco.data.twins import TWINS, Calibration, TwinProfile, calibrate, get_twin, sample_rng
-from haco.paths import data_root
+from haco.synth import GENERATOR_VERSION
+from haco.synth.layout import selected_twins, split_sizes, synth_dir
+from haco.synth.twins import Calibration, TwinProfile, calibrate, get_twin, sample_rng
 
 BUILD_RECORD = "build.json"  # seconds and samples of the last build that generated any
-GENERATOR_VERSION = 6  # bump when scenes, rendering or twins change what a sample is
 SKIN_TONES = np.array([[0.95, 0.80, 0.69], [0.88, 0.69, 0.56], [0.76, 0.57, 0.45],
                        [0.55, 0.38, 0.28], [0.40, 0.27, 0.20]])
 
@@ -42,44 +40,6 @@ class Unit:
     stop: int
 
 
-def selected_twins(cfg) -> list[TwinProfile]:
-    names = cfg.data.twins
-    if names == "all":
-        return list(TWINS.values())
-    return [get_twin(str(n)) for n in names]
-
-
-def split_sizes(cfg, twin: TwinProfile) -> dict[str, int]:
-    """Twin sizes scale with the square root of the real training set (after its stride),
-    so the big video datasets stay big without drowning the small ones."""
-    d = cfg.data
-    info = DATASETS[twin.dataset]
-    train = round(d.twin_scale * math.sqrt(info.images / info.train_stride))
-    sizes = {"train": int(np.clip(train, d.twin_min, d.twin_max)), "val": int(d.val_size)}
-    if info.is_test_set:
-        sizes["test"] = int(d.test_size)
-    return sizes
-
-
-def cache_key(cfg, twins: list[TwinProfile]) -> str:
-    recipe = {
-        "version": GENERATOR_VERSION, "seed": int(cfg.data.seed), "image_size": int(cfg.data.image_size),
-        "twins": {t.name: [t.as_dict(), split_sizes(cfg, t)] for t in twins},
-        "mano": cfg.hand.mano_path,
-    }
-    return digest(recipe)
-
-
-def synth_dir(cfg) -> Path:
-    # The key covers all twins so that every twin of a profile lives in one directory,
-    # whichever subset a command asks for.
-    return data_root(cfg.data.root) / "synth" / cache_key(cfg, list(TWINS.values()))
-
-
-def split_dir(cfg, twin_name: str, split: str) -> Path:
-    return synth_dir(cfg) / twin_name / split
-
-
 # --------------------------------------------------------------------------- one sample
 
 
@@ -91,7 +51,7 @@ def _visible_share(entities, camera) -> float:
     """Hand pixels in the scene / hand pixels with the hand alone, on a small z-buffer."""
     from dataclasses import replace
 
-    from haco.data.render import depth_and_ids
+    from haco.synth.raster import depth_and_ids
 
     small = replace(camera, size=32, focal=camera.focal * 32 / camera.size)
     alone = (depth_and_ids(entities[:1], small)[1] == 0).sum()
@@ -101,9 +61,9 @@ def _visible_share(entities, camera) -> float:
 
 def render_view(scene, rng: np.random.Generator, size: int, style=None) -> np.ndarray:
     """A hand-centred crop from a random direction: skin-coloured hand, textured bodies, in
-    a capture style (haco.data.capture; None: the renderer's neutral one)."""
-    from haco.data.capture import NEUTRAL
-    from haco.data.render import render
+    a capture style (haco.synth.capture; None: the renderer's neutral one)."""
+    from haco.synth.capture import NEUTRAL
+    from haco.synth.paint import render
 
     entities, camera = compose_view(scene, rng, size)
     return render(entities, camera, rng, style=style or NEUTRAL)
@@ -116,8 +76,8 @@ def compose_view(scene, rng: np.random.Generator, size: int):
     Views where the bodies hide most of the hand (a camera under the table) are drawn
     again: contact must be inferable from the pixels.
     """
-    from haco.data.render import TEXTURES, Entity, hand_centred_camera
     from haco.hand import load_hand
+    from haco.synth.raster import TEXTURES, Entity, hand_centred_camera
 
     skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1)
     entities = [Entity(scene.hand_vertices, load_hand().faces, tuple(np.clip(skin, 0, 1)),
@@ -140,8 +100,8 @@ def compose_view(scene, rng: np.random.Generator, size: int):
 def generate_sample(twin: TwinProfile, split: str, index: int, seed: int, image_size: int,
                     non_contact_share: float):
     """(image, contacts, vertices, scenario) of one sample; deterministic in its arguments."""
-    from haco.data.scenes import make_scene
     from haco.hand import load_hand
+    from haco.synth.scenes import make_scene
 
     rng = sample_rng(twin, split, index, seed)
     scenario = twin.scenario_for(index, split)
@@ -237,6 +197,13 @@ def synthesize(cfg, progress: bool = True) -> Path:
                                          "samples": remaining, "of": total,
                                          "workers": workers})
     return root
+
+
+def ensure(cfg, names: list[str], progress: bool = False) -> Path:
+    """Generate whatever is missing of the twins of `names` (paper names like `MOW`, or
+    `synth:MOW`): the explicit call a launch and `run(cfg)` make before they read twins.
+    A second call finds every shard done and generates nothing."""
+    return synthesize(OmegaConf.merge(cfg, {"data": {"twins": list(names)}}), progress)
 
 
 def synth_command(cfg) -> int:

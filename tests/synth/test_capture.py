@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from haco.data.capture import NEUTRAL, STYLES, CaptureStyle, style_of_domain
 from haco.data.registry import DATASETS
-from haco.data.render import Camera, Entity, render
-from haco.data.twins import get_twin
+from haco.synth.capture import NEUTRAL, STYLES, CaptureStyle, style_of_domain
+from haco.synth.paint import render
+from haco.synth.raster import Camera, Entity
+from haco.synth.twins import get_twin
 
 
 def test_every_dataset_domain_has_a_style():
