@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from haco.hand.assemble import assemble
 from haco.hand.model import NUM_VERTICES
 
 # Fingertip vertex ids of the MANO topology (thumb, index, middle, ring, pinky), as used
@@ -102,8 +103,6 @@ def read_mano_pickle(path: str | Path) -> dict:
 
 def load_mano(path: str | Path):
     """A `Hand` from the user's MANO_RIGHT.pkl: true topology, skinning and blend shapes."""
-    from haco.hand import assemble
-
     path = Path(path).expanduser()
     data = read_mano_pickle(path)
     vertices = _field(data, "v_template", (NUM_VERTICES, 3), path)
