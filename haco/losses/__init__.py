@@ -8,7 +8,7 @@ multi-level supervision helpers and the full objective.
     total, terms = objective(logits_by_level, labels, epoch)
 """
 
-from haco.losses import main, vcb  # noqa: F401  (fill LOSSES)
+from haco.losses import standard, vcb  # noqa: F401  (fill LOSSES)
 from haco.losses.auxiliary import RegLoss, ReleaseSmoothLoss, SmoothLoss
 from haco.losses.base import LOSSES, MainLoss, build_loss, loss_params
 from haco.losses.levels import coarse_labels, level_counts

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from haco.losses.auxiliary import autocast_off
 from haco.losses.balance import as_counts, cb_weights, rescale
 from haco.losses.base import LOSSES, MainLoss
-from haco.losses.main import bce, per_class
+from haco.losses.standard import bce, per_class
 
 
 @dataclass(frozen=True)

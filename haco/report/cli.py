@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from haco.report import render
+from haco.report import formats
 from haco.report.runs import (
     DEFAULT_FIDELITY,
     FIDELITIES,
@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
                    help="MLflow store (default: sqlite:///<project>/mlruns/mlflow.db)")
     p.add_argument("--study", choices=STUDIES, action="append",
                    help="only this study's tables (repeatable; default: all)")
-    p.add_argument("--format", choices=(*render.FORMATS, "all"), default="md",
+    p.add_argument("--format", choices=(*formats.FORMATS, "all"), default="md",
                    help="files to write under --out (Markdown always goes to stdout)")
     p.add_argument("--out", type=Path, default=Path("analysis/out"))
     p.add_argument("--profile", choices=("smoke", "quick", "paper"), default=None,
@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
 def tables_main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     uri = args.tracking_uri or default_tracking_uri()
-    formats = render.FORMATS if args.format == "all" else (args.format,)
+    chosen = formats.FORMATS if args.format == "all" else (args.format,)
     studies = args.study or STUDIES
     cache: dict[str, object] = {}
     for spec in TABLES.values():
@@ -67,9 +67,9 @@ def tables_main(argv: list[str] | None = None) -> int:
                                              args.data_seed, args.fidelity)
         runs, baselines, profile, data = cache[spec.study]
         table = build(spec, runs, baselines)
-        print(render.markdown(spec, table, profile, data, args.fidelity))
-        render.write(spec, table, profile, data, args.out.resolve(), formats, args.fidelity)
-    print(f"written to {args.out.resolve()} ({', '.join(formats)})", file=sys.stderr)
+        print(formats.markdown(spec, table, profile, data, args.fidelity))
+        formats.write(spec, table, profile, data, args.out.resolve(), chosen, args.fidelity)
+    print(f"written to {args.out.resolve()} ({', '.join(chosen)})", file=sys.stderr)
     return 0
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from haco import paper
-from haco.report import floor, render
+from haco.report import floor, formats
 from haco.report.cli import study_frames, tables_main
 from haco.report.tables import TABLES, build, rank_agreement, spearman
 
@@ -53,7 +53,7 @@ def test_rows_just_above_and_below_the_floor_with_and_without_std(store, log_bas
     assert (trained.loc[list(seeds), "floor"] == 0.40).all()
     assert trained.loc[list(seeds), "clears"].tolist() == [True, False, False, True, False]
     assert trained.loc["Poly loss", "clears"] is None  # not run
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     for row in ("L1 loss", "L2 loss", "CB loss"):
         assert f"{floor.MARK} |" in md_line(md, row)
     for row in ("CE loss", "Focal loss", "Poly loss"):
@@ -73,16 +73,16 @@ def test_baseline_rows_come_below_the_papers_rows_never_among_them(store, log_ba
     below = t[t["baseline"]]
     assert list(below["Row"]) == ["All contact", "Vertex prior"]
     assert below["F1 paper"].isna().all() and below["F1"].tolist() == [0.30, 0.40]
-    lines = render.markdown(spec, t, profile, data).splitlines()
+    lines = formats.markdown(spec, t, profile, data).splitlines()
     rows = [line.split(" | ")[0][2:] for line in lines if line.startswith("| ")][1:]
     assert rows == [*paper.TABLE_3, f"*{floor.LABEL}*", "All contact", "Vertex prior"]
     assert "| All contact | 0.300 | — | — | 1.000 | — | — | 0.300 | — | — | — |" in lines
     spec5, t5, _, _ = table(uri, "table5")  # cited rows: floor yes, rank line no
-    md5 = render.markdown(spec5, t5, profile, data)
+    md5 = formats.markdown(spec5, t5, profile, data)
     assert "| Vertex prior |" in md5 and "Spearman" not in md5
     for key in ("table1", "tableA3"):  # no P/R/F1: no floor
         spec, t, profile, data = table(uri, key)
-        assert "baseline" not in t and floor.LABEL not in render.markdown(spec, t, profile, data)
+        assert "baseline" not in t and floor.LABEL not in formats.markdown(spec, t, profile, data)
 
 
 def test_without_baselines_the_caption_says_how_to_get_them(store):
@@ -90,7 +90,7 @@ def test_without_baselines_the_caption_says_how_to_get_them(store):
     log("losses", "CE loss", 0, prf(0.5))
     spec, t, profile, data = table(uri, "table3")
     assert not t["baseline"].any() and t["floor"].isna().all()
-    assert "`haco baselines study=losses` computes it" in render.markdown(spec, t, profile, data)
+    assert "`haco baselines study=losses` computes it" in formats.markdown(spec, t, profile, data)
 
 
 def test_each_row_of_table_4_meets_the_floor_of_its_own_training_mix(store, log_baseline):
@@ -133,7 +133,7 @@ def test_the_rank_line_gives_spearman_and_an_interval_only_with_seeds(store, tmp
         log("losses", row, 0, prf(f1))
     spec, t, profile, data = table(uri, "table3")
     assert t.attrs["rank"].rho == pytest.approx(0.8) and t.attrs["rank"].rows == 4
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert "Spearman ρ = 0.80 over the F1 of 4 rows; no interval: it needs n >= 2" in md
     for row, f1 in ours.items():
         log("losses", row, 1, prf(f1 + 0.02))
@@ -142,7 +142,7 @@ def test_the_rank_line_gives_spearman_and_an_interval_only_with_seeds(store, tmp
     assert rank.rho == pytest.approx(0.8) and rank.draws == 1000
     assert -1 <= rank.low <= rank.high <= 1
     assert build(spec, *study_frames(uri, "losses")[:2]).attrs["rank"] == rank  # fixed seed
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert f"bootstrap 95% interval over seeds [{rank.low:.2f}, {rank.high:.2f}]" in md
     assert tables_main(["--tracking-uri", uri, "--study", "losses", "--format", "all",
                         "--out", str(tmp_path / "out")]) == 0

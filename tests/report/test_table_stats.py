@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sp
 
-from haco.report import render, stats
+from haco.report import formats, stats
 from haco.report.cli import study_frames, tables_main
 from haco.report.tables import TABLES, build
 
@@ -66,7 +66,7 @@ def test_single_seed_and_missing_cells_show_no_interval_and_do_not_crash(store):
     log("losses", "L1 loss", 1, {"test/MOW/precision": 0.6, "test/MOW/recall": 0.5})  # no F1
     log("losses", "L2 loss", 0, prf(math.nan))  # logged but undefined
     spec, t, profile, data = table(uri, "table3")
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert md_line(md, "CE loss").startswith("| CE loss | 0.500 | 0.530 |")  # no ±, no [ ]
     assert "| 0.400 | 0.348 |" in md_line(md, "CE loss")
     l1 = md_line(md, "L1 loss")
@@ -94,7 +94,7 @@ def test_table_3_prints_vcb_against_ce_and_the_best_other_loss(store):
         tuple(sp.ttest_rel([0.6, 0.7, 0.8], [0.5, 0.65, 0.82]).confidence_interval()))
     assert found[("CE loss", "HIC")].result.diff == pytest.approx(diffs.mean())
     assert found[("CE loss", "RICH")].result.pairs == 0
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert ("- VCB loss (Ours) vs CE loss (the best other row by mean F1 on MOW), MOW, HIC: "
             "ΔF1 = +0.043 [-0.106, +0.193], p = 0.34, P(improvement) = 0.67 over 3 paired "
             "seeds.") in md  # one line for two test sets with the same figures
@@ -103,7 +103,7 @@ def test_table_3_prints_vcb_against_ce_and_the_best_other_loss(store):
     for seed, f1 in enumerate([0.70, 0.80, 0.90]):  # Focal now the best other loss
         log("losses", "Focal loss", seed, prf(f1))
     spec, t, profile, data = table(uri, "table3")
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert "- VCB loss (Ours) vs CE loss, MOW, HIC: ΔF1 = +0.043" in md
     assert ("- VCB loss (Ours) vs Focal loss (the best other row by mean F1 on MOW), MOW: "
             "ΔF1 = -0.100 [-0.100, -0.100], p undefined (the same difference on every seed), "
@@ -117,12 +117,12 @@ def test_a_comparison_with_fewer_than_two_paired_seeds_is_skipped_with_its_reaso
     log("sampling", "w/o sampling", 1, prf(0.5))
     log("sampling", "w/o sampling", 2, prf(0.5))
     spec, t, profile, data = table(uri, "table2")
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert ("- w/ sampling (Ours) vs w/o sampling, MOW: skipped, 1 paired seed "
             "(needs 2).") in md
     spec4, t4, _, _ = table(uri, "table4")  # no runs at all: one line, no crash
     assert "skipped, no two rows they compare have a seed in common yet" in \
-        render.markdown(spec4, t4, profile, data)
+        formats.markdown(spec4, t4, profile, data)
 
 
 def test_rows_on_different_twins_are_compared_with_a_caveat(store):
@@ -133,12 +133,12 @@ def test_rows_on_different_twins_are_compared_with_a_caveat(store):
         log("sampling", "w/o sampling", seed, prf(0.5), params={"data.seed": "0"},
             tags={"haco.config_hash": "off"})
     spec, t, profile, data = table(uri, "table2")
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert ("- w/ sampling (Ours) vs w/o sampling, MOW: ΔF1 = +0.105 [+0.041, +0.169], "
             "p = 0.03, P(improvement) = 1.00 over 2 paired seeds; on different twins "
             "(data.seed 1 vs 0; --data-seed picks one).") in md
     spec, t, profile, data = table(uri, "table2", data_seed=1)  # one row only: no pairs
-    assert "no two rows they compare have a seed in common" in render.markdown(
+    assert "no two rows they compare have a seed in common" in formats.markdown(
         spec, t, profile, data)
 
 
@@ -155,7 +155,7 @@ def test_table_4_compares_the_full_mix_with_each_subset_on_its_own_test_set(stor
     assert found[("HS+HO+HB+HH (Ours)", "HS", "HIC")].diff == pytest.approx(-0.06)
     assert found[("HS+HO+HB+HH (Ours)", "HS", "HIC")].p_improvement == 0.0
     assert found[("HS+HH+HB+HO (Ours)", "HS+HH", "MOW")].pairs == 0
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert "- HS+HH+HB+HO (Ours) vs HS, MOW: ΔF1 = +0.110 [+0.085, +0.135]" in md
 
 
@@ -171,12 +171,12 @@ def test_the_paper_mark_only_for_real_data_with_the_paper_profile(store):
     shown = {}
     for profile, data in (("paper", "real"), ("quick", "real"), ("quick", "synthetic")):
         spec, t, _, _ = table(uri, "table3", profile=profile, data=data)
-        shown[profile, data] = render.markdown(spec, t, profile, data)
+        shown[profile, data] = formats.markdown(spec, t, profile, data)
     md = shown["paper", "real"]
     vcb = md_line(md, "VCB loss (Ours)").split(" | ")
-    assert vcb[7] == f"0.710 ± 0.010 [0.685, 0.735] {render.PAPER_MARK}"  # vs 0.531
-    assert vcb[4].endswith(render.PAPER_MARK)  # recall 0.600 on every seed vs 0.632
-    assert vcb[1].endswith(render.PAPER_MARK)  # precision 0.500 on every seed vs 0.525
+    assert vcb[7] == f"0.710 ± 0.010 [0.685, 0.735] {formats.PAPER_MARK}"  # vs 0.531
+    assert vcb[4].endswith(formats.PAPER_MARK)  # recall 0.600 on every seed vs 0.632
+    assert vcb[1].endswith(formats.PAPER_MARK)  # precision 0.500 on every seed vs 0.525
     ce = md_line(md, "CE loss").split(" | ")
     assert [ce[k] for k in (1, 4, 7)] == [  # 0.530, 0.294 and 0.348 inside: no mark
         "0.530 ± 0.050 [0.406, 0.654]", "0.300 ± 0.050 [0.176, 0.424]",
@@ -184,7 +184,7 @@ def test_the_paper_mark_only_for_real_data_with_the_paper_profile(store):
     assert "the paper's figure lies outside our 95% interval (3 cells)" in md
     for other in (shown["quick", "real"], shown["quick", "synthetic"]):
         rows = [line for line in other.splitlines() if line.startswith("| ")]
-        assert not any(render.PAPER_MARK in line for line in rows)
+        assert not any(formats.PAPER_MARK in line for line in rows)
     assert "comparison with the paper is not meaningful" in shown["quick", "synthetic"]
     assert "not meaningful" not in md and "not meaningful" not in shown["quick", "real"]
     assert "these ran profile quick" in shown["quick", "real"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from haco import paper
-from haco.report import render
+from haco.report import formats
 from haco.report.cli import tables_main
 from haco.report.runs import load_runs, pick
 from haco.report.tables import TABLES, build, groups_key
@@ -47,7 +47,7 @@ def test_mean_std_and_n_over_seeds_beside_the_paper(store):
     assert vcb["n"] == 3
     ce = t[t["Row"] == "CE loss"].iloc[0]
     assert ce["n"] == 1 and math.isnan(ce["F1 std"])
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert "| VCB loss (Ours) | 0.500 ± 0.000 [0.500, 0.500] | 0.525 | -0.025 | " \
            "0.600 ± 0.000 [0.600, 0.600] | 0.632 | -0.032 | 0.700 ± 0.100 [0.452, 0.948] | " \
            "0.531 | +0.169 | 3 |" in md  # n = 3: t interval, 0.7 -+ t(.975, 2) 0.1 / sqrt 3
@@ -122,7 +122,7 @@ def test_table_5_cites_the_prior_methods_and_runs_haco(store):
     uri, log = store
     log("losses", "VCB loss (Ours)", 0, prf(0.5, 0.6, 0.7))
     spec, t, profile, data = table(uri, "table5")
-    md = render.markdown(spec, t, profile, data)
+    md = formats.markdown(spec, t, profile, data)
     assert "| POSA | cited | 0.134 | — |" in md
     assert t.iloc[-1]["F1"] == pytest.approx(0.7) and list(t["cited"]) == [True] * 3 + [False]
 
