@@ -22,3 +22,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if STARTS_SERVICES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    """A smoke config on a throwaway MLflow store (test modules may define their own)."""
+    from haco.config import load_config
+
+    return load_config("config", ["profile=smoke",
+                                  f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+                                  f"mlflow.artifact_root={tmp_path}/artifacts"])
+
+
+@pytest.fixture
+def client(cfg):
+    """An MLflow client on `cfg`'s store."""
+    from haco import tracking
+
+    return tracking.client(cfg)

@@ -12,18 +12,6 @@ from haco.ledger import Status, StoppedBy, Tag
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    return load_config("config", ["profile=smoke",
-                                  f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
-                                  f"mlflow.artifact_root={tmp_path}/artifacts"])
-
-
-@pytest.fixture
-def client(cfg):
-    return tracking.client(cfg)
-
-
-@pytest.fixture
 def experiment(cfg, client):
     return tracking.experiment_id(client, cfg, "losses")
 

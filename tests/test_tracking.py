@@ -6,18 +6,6 @@ from haco import tracking
 from haco.config import load_config
 
 
-@pytest.fixture
-def cfg(tmp_path):
-    return load_config("config", ["profile=smoke",
-                                  f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
-                                  f"mlflow.artifact_root={tmp_path}/artifacts"])
-
-
-@pytest.fixture
-def client(cfg):
-    return tracking.client(cfg)
-
-
 def test_default_store_is_an_absolute_sqlite_uri_under_mlruns():
     cfg = load_config("config", [])
     uri = tracking.tracking_uri(cfg)
