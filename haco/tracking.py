@@ -38,12 +38,20 @@ def tracking_uri(cfg) -> str:
 
 
 def artifact_root(cfg) -> str | None:
-    """Where new experiments keep artifacts; None lets a tracking server decide."""
+    """Where new experiments keep artifacts: `mlflow.artifact_root` when set; for a
+    `sqlite:///` store, `artifacts/` beside its database file (so a store moves, or is
+    deleted, with its artifacts, and two stores never share a folder); None for a server,
+    which decides itself. Experiments that exist keep the location they were made with."""
     if cfg.mlflow.artifact_root:
         return Path(cfg.mlflow.artifact_root).expanduser().resolve().as_uri()
-    if cfg.mlflow.tracking_uri:
-        return None
-    return (project_root() / "mlruns" / "artifacts").as_uri()
+    database = sqlite_file(tracking_uri(cfg))
+    return (database.parent / "artifacts").as_uri() if database else None
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a `sqlite:///<absolute path>` URI; None for any other store."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix):]) if uri.startswith(prefix) else None
 
 
 def client(cfg):

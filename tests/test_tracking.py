@@ -62,3 +62,22 @@ def test_logged_params_are_redacted(cfg, client):
                                               "uri": "postgresql://u:pw@db/mlflow"})
     params = client.get_run(run_id).data.params
     assert params == {"db.password": "***", "uri": "postgresql://u:***@db/mlflow"}
+
+
+def test_two_stores_launched_from_one_directory_keep_their_artifacts_apart(tmp_path,
+                                                                            monkeypatch):
+    """Artifacts go beside a sqlite store's database, never into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    stores = {}
+    for name in ("a", "b"):
+        cfg = load_config("config", [f"mlflow.tracking_uri=sqlite:///{tmp_path}/{name}/mlflow.db"])
+        client = tracking.client(cfg)
+        run_id = client.create_run(tracking.experiment_id(client, cfg, "losses")).info.run_id
+        (tmp_path / f"{name}.txt").write_text(name)
+        client.log_artifact(run_id, str(tmp_path / f"{name}.txt"))
+        stores[name] = tmp_path / name
+    for name, other in (("a", "b"), ("b", "a")):
+        found = {p.name for p in (stores[name] / "artifacts").rglob("*.txt")}
+        assert found == {f"{name}.txt"}
+        assert not list((stores[other]).rglob(f"{name}.txt"))
+    assert not (tmp_path / "mlruns").exists()  # nothing in the working directory
