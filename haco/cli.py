@@ -33,7 +33,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train",): ("train", "haco.train.cli:train_command"),
     ("eval",): ("eval", "haco.train.cli:eval_command"),
     ("predict",): ("predict", "haco.predict:predict_command"),
-    ("ui",): ("ui", "haco.tracking:ui_command"),
+    ("ui",): ("ui", "haco.ui:ui_command"),
     ("baselines",): ("baselines", "haco.sweep.launch:baselines_command"),
     ("pretrain",): ("pretrain", "haco.pretrain.train:pretrain_command"),
 }
@@ -47,6 +47,23 @@ def usage() -> str:
     lines.append("Options: --cfg prints the composed config and exits; --config-file FILE "
                  "starts from a saved config (a run's config.yaml, a search's best config).")
     return "\n".join(lines)
+
+
+def command_help(words: tuple[str, ...]) -> str:
+    """A command's help: the comment heading its config file (what it does, how to run
+    it), then how to see and change every key."""
+    from importlib.resources import files
+
+    config, _ = COMMANDS[words]
+    text = files("haco.conf").joinpath(f"{config}.yaml").read_text()
+    header = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("# ").rstrip())
+    return "\n".join([f"haco {' '.join(words)}: config haco/conf/{config}.yaml", *header, "",
+                      ("Every key of the config can be set as key=value; "
+                      f"`haco {' '.join(words)} --cfg` prints them all.")])
 
 
 def split_command(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
@@ -83,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         words, rest = split_command(argv)
+        if {"-h", "--help"} & set(rest):
+            print(command_help(words))
+            return 0
         config_file, rest = pop_config_file(rest)
         show_cfg, overrides = parse_flags(rest)
         config_name, target = COMMANDS[words]

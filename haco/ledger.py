@@ -128,6 +128,13 @@ def experiment(client, study: str, artifact_location: str | None = None) -> str:
     return client.create_experiment(experiment_name(study), artifact_location=artifact_location)
 
 
+def studies(client) -> dict[str, str]:
+    """{study: experiment id} of every `haco/<study>` experiment in the store."""
+    prefix = experiment_name("")
+    return {e.name[len(prefix):]: e.experiment_id for e in client.search_experiments()
+            if e.name.startswith(prefix)}
+
+
 def runs(client, experiment_id: str, where: str = "", newest_first: bool = False) -> list:
     """The experiment's runs matching the filter `where` (all when empty)."""
     order = ["attributes.start_time DESC"] if newest_first else None

@@ -10,7 +10,6 @@ The default store is `sqlite:///<project>/mlruns/mlflow.db` with artifacts under
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -129,16 +128,3 @@ def log_dict_params(mlflow_client, run_id: str, params: Mapping[str, str]) -> No
              if k not in logged]
     for start in range(0, len(batch), 100):  # MLflow's limit on params per request
         mlflow_client.log_batch(run_id, params=batch[start:start + 100])
-
-
-def ui_command(cfg) -> int:
-    """`haco ui`: the MLflow UI on 127.0.0.1 over the project's store."""
-    import sys
-
-    args = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri(cfg),
-            "--host", "127.0.0.1", "--port", str(cfg.port)]
-    root = artifact_root(cfg)
-    if root:
-        args += ["--default-artifact-root", root]
-    print(f"MLflow UI on http://127.0.0.1:{cfg.port} over {tracking_uri(cfg)} (Ctrl-C stops)")
-    return subprocess.call(args)

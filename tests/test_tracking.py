@@ -28,18 +28,6 @@ def test_flatten_gives_dotted_params(cfg):
     assert params["train.betas"] == "[0.9, 0.95]"
 
 
-def test_ui_serves_the_projects_store_on_localhost(monkeypatch, capsys):
-    calls = []
-    monkeypatch.setattr(tracking.subprocess, "call", lambda args: calls.append(args) or 0)
-    assert tracking.ui_command(load_config("ui", ["port=5123"])) == 0
-    args = calls[0]
-    assert args[1:4] == ["-m", "mlflow", "ui"]
-    assert args[args.index("--host") + 1] == "127.0.0.1"
-    assert args[args.index("--port") + 1] == "5123"
-    assert args[args.index("--backend-store-uri") + 1].endswith("/mlruns/mlflow.db")
-    assert "http://127.0.0.1:5123" in capsys.readouterr().out
-
-
 @pytest.mark.parametrize("key, value, logged", [
     ("mlflow.tracking_uri", "http://alice:s3cret@mlflow.example:5000",
      "http://alice:***@mlflow.example:5000"),
