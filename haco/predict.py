@@ -66,7 +66,8 @@ def predict_command(cfg) -> int:
     threshold = decision_threshold(trained)
     title = (f"{Path(cfg.image).name}: {int((probs >= threshold).sum())} of 778 vertices "
              f"in contact (p >= {threshold})")
-    save_figure(hand, value_face_colours(hand, probs), f"{stem}.png", title)
+    save_figure(hand, value_face_colours(hand, probs), f"{stem}.png", title,
+                scale="predicted contact probability")
     save_ply(hand, probs, Path(f"{stem}.ply"))
     print(f"wrote {stem}.npy, .png and .ply")
     return 0

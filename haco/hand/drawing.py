@@ -51,7 +51,10 @@ def region_face_colours(hand) -> np.ndarray:
     return np.array([to_rgb(REGION_COLOURS[names[f[0]]]) for f in hand.faces])
 
 
-def value_face_colours(hand, values, cmap="inferno") -> np.ndarray:
+VALUE_CMAP = "inferno"  # per-vertex values in [0, 1]; `save_figure(scale=...)` draws its bar
+
+
+def value_face_colours(hand, values, cmap=VALUE_CMAP) -> np.ndarray:
     """Per-vertex values in [0, 1] (a contact probability or mean) to per-face colours."""
     import matplotlib
 
@@ -59,8 +62,10 @@ def value_face_colours(hand, values, cmap="inferno") -> np.ndarray:
     return matplotlib.colormaps[cmap](np.clip(face_values, 0, 1))[:, :3]
 
 
-def save_figure(hand, face_rgb, out: str | Path, title: str, legend: dict | None = None) -> Path:
-    """Palmar and dorsal views side by side, written atomically to `out`."""
+def save_figure(hand, face_rgb, out: str | Path, title: str, legend: dict | None = None,
+                scale: str | None = None) -> Path:
+    """Palmar and dorsal views side by side, written atomically to `out`; `scale` (a label,
+    for colours from `value_face_colours`) adds the colour bar that reads them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,6 +79,10 @@ def save_figure(hand, face_rgb, out: str | Path, title: str, legend: dict | None
     if legend:
         handles = [Patch(color=c, label=n) for n, c in legend.items()]
         fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    if scale:
+        bar = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), VALUE_CMAP)
+        fig.colorbar(bar, ax=fig.axes, orientation="horizontal", fraction=0.04, pad=0.02,
+                     label=scale)
     fig.suptitle(title)
     out = atomic.save_figure(fig, Path(out).expanduser().resolve(), dpi=130)
     plt.close(fig)

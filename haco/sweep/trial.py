@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from haco import ledger, tracking
 from haco.ledger import TRIAL_SECONDS, StoppedBy, Tag
 from haco.sweep.study import TrialSpec
+from haco.train.evaluate import without_empty_regions
 
 SYSTEM_METRICS_SECONDS = 10   # sampling interval of MLflow's system metrics
 REPORTED = ("train/loss", "val/")  # what each epoch reports to Ray (keys or prefixes)
@@ -123,7 +124,8 @@ class RunRecorder:
         history = _read_json(self.out / HISTORY)
         for epoch, record in enumerate(history):  # epochs an earlier attempt did not log
             self.log_epoch(epoch, record)
-        finals = {k: v for k, v in metrics.items() if not k.startswith(("train/", "val/"))}
+        finals = without_empty_regions(
+            {k: v for k, v in metrics.items() if not k.startswith(("train/", "val/"))})
         # The run's start_time is when the launch scheduled it; this is the trial's own wall.
         finals[TRIAL_SECONDS] = time.monotonic() - self.started
         tracking.log_metrics(self.client, self.job.run_id, finals, step=len(history))
@@ -153,7 +155,8 @@ class RunRecorder:
                 title = f"{self.job.spec.row} (seed {self.job.spec.seed}): mean predicted " \
                         f"contact, {name} test"
                 paths.append(save_figure(hand, value_face_colours(hand, maps[name]),
-                                         self.out / f"heatmap_{name}.png", title))
+                                         self.out / f"heatmap_{name}.png", title,
+                                         scale="mean predicted contact probability"))
         return paths
 
     def fail(self, err: BaseException) -> None:

@@ -82,3 +82,19 @@ def test_metrics(model, cfg, device: torch.device, threshold: float,
             heatmaps[paper_name] = meter.mean_probs()
         out.update({f"test/{paper_name}/{k}": v for k, v in metrics.items()})
     return out
+
+
+def without_empty_regions(metrics: dict) -> dict:
+    """The metrics as MLflow should get them: the precision, recall and F1 of a region no
+    counted test sample touches are undefined (NaN, which MLflow's UI drops without
+    notice), so they are left out, and `test/<set>/regions_evaluated` says how many regions
+    of each test set have them. A region's `count` (0 there) stays."""
+    counts = {k[:-len("/count")]: v for k, v in metrics.items()
+              if k.startswith("test/") and k.count("/") == 3 and k.endswith("/count")}
+    empty = {region for region, count in counts.items() if not count}
+    kept = {k: v for k, v in metrics.items()
+            if k.rpartition("/")[0] not in empty or k.endswith("/count")}
+    for region in counts:
+        key = f"{region.rpartition('/')[0]}/regions_evaluated"
+        kept[key] = kept.get(key, 0) + (region not in empty)
+    return kept

@@ -90,3 +90,16 @@ def test_validation_follows_eval_protocol(smoke_cfg):
     assert release["val/f1"] == pytest.approx(expected["f1"], abs=1e-12)
     assert release["val/f1"] < paper["val/f1"]
     assert release["val/best_threshold"] == paper["val/best_threshold"]
+
+
+def test_regions_no_sample_touches_are_left_out_and_counted():
+    nan = float("nan")
+    metrics = {"val/f1": nan, "test/HIC/f1": 0.5, "test/HIC/count": 3,
+               "test/HIC/palm/f1": 0.48, "test/HIC/palm/count": 2,
+               "test/HIC/thumb/precision": nan, "test/HIC/thumb/f1": nan,
+               "test/HIC/thumb/count": 0, "test/MOW/palm/f1": 0.1, "test/MOW/palm/count": 1}
+    assert evaluate_module.without_empty_regions(metrics) == {
+        "val/f1": metrics["val/f1"], "test/HIC/f1": 0.5, "test/HIC/count": 3,
+        "test/HIC/palm/f1": 0.48, "test/HIC/palm/count": 2, "test/HIC/thumb/count": 0,
+        "test/HIC/regions_evaluated": 1, "test/MOW/palm/f1": 0.1, "test/MOW/palm/count": 1,
+        "test/MOW/regions_evaluated": 1}
