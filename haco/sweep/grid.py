@@ -72,6 +72,7 @@ class GridStudy:
         return list(self.existing.values())
 
     estimate_note = ""
+    goal = ("val/f1", "max")  # what the console reports per trial
 
     def open(self, client, experiment: str, parent: str, job) -> set[str]:
         """Every trial to run scheduled in its run (continued or new) under `parent`;

@@ -35,6 +35,7 @@ from haco.config import ConfigError, data_key, load_config
 from haco.ledger import TRIAL_SECONDS, Status, StoppedBy
 from haco.sweep import runs
 from haco.sweep.budget import Budget
+from haco.sweep.console import StudyProgress, quiet_libraries, tune_verbosity
 from haco.sweep.floor import ensure_floor, print_baselines
 from haco.sweep.grid import GridStudy
 from haco.sweep.prepare import prepare_data, prepare_twins
@@ -72,6 +73,7 @@ def study_of(cfg: DictConfig, overrides: list[str]) -> GridStudy | SearchStudy:
 def launch(cfg: DictConfig, overrides: list[str]) -> int:
     """Run (or resume) the study `cfg.study`; 0 when every trial FINISHED in MLflow (a
     search: when it has a best configuration)."""
+    quiet_libraries(int(cfg.sweep.verbose))
     study = study_of(cfg, overrides)
     Budget.from_cfg(cfg, 0)  # a bad cap is a config error, found before anything starts
     client = tracking.client(cfg)
@@ -104,8 +106,9 @@ def run_trials(cfg, study, client, experiment: str, resources: Resources, budget
     search = StudySearch(study.searcher(), study.make_job, budget)
     results, stopped = None, StoppedBy.USER
     try:
+        progress = StudyProgress(study.left, *study.goal, verbose=int(cfg.sweep.verbose))
         results, stopped = tune_until_done(cfg, search, resources, study.left,
-                                           study.scheduler())
+                                           study.scheduler(), [progress])
     finally:
         statuses, pruned = study.settle(client, search, results, trial_errors(results or []),
                                         stopped)
@@ -122,12 +125,13 @@ def job_maker(cfg, resources: Resources):
     return lambda spec, run_id: Job(spec, run_id, uri, log_checkpoint, resources.gpus)
 
 
-def tune_until_done(cfg, search, resources: Resources, samples: int, scheduler=None):
+def tune_until_done(cfg, search, resources: Resources, samples: int, scheduler=None,
+                    callbacks=()):
     """(ResultGrid, why it stopped early: None | "budget") once Tune is done, or (None,
     "user") after Ctrl-C or SIGTERM, with this launch's trials stopped."""
     try:
         with sigterm_as_interrupt():
-            results = tune_trials(cfg, search, resources, samples, scheduler)
+            results = tune_trials(cfg, search, resources, samples, scheduler, callbacks)
         return results, (StoppedBy.BUDGET if search.budget.spent_out() else None)
     except KeyboardInterrupt:
         import ray
@@ -138,8 +142,8 @@ def tune_until_done(cfg, search, resources: Resources, samples: int, scheduler=N
         return None, StoppedBy.USER
 
 
-def tune_trials(cfg, search, resources: Resources, samples: int,
-                scheduler=None):
+def tune_trials(cfg, search, resources: Resources, samples: int, scheduler=None,
+                callbacks=()):
     """Ray Tune over what `search` suggests (at most `samples` trials); the ResultGrid."""
     from ray import tune
 
@@ -156,7 +160,7 @@ def tune_trials(cfg, search, resources: Resources, samples: int,
             name=f"{cfg.study.name}-{time.strftime('%Y%m%d-%H%M%S')}",
             storage_path=str(storage_dir(cfg, "ray")),
             failure_config=tune.FailureConfig(max_failures=int(cfg.sweep.max_failures)),
-            verbose=1))
+            callbacks=list(callbacks), verbose=tune_verbosity(int(cfg.sweep.verbose))))
     return tuner.fit()
 
 

@@ -8,6 +8,7 @@ Requests are checked against the nodes that are actually there, before any trial
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -37,11 +38,15 @@ def connect(cfg) -> str:
     if ray.is_initialized():
         return "the running Ray session"
     address = cfg.ray.address
+    # Each trial's own output (epochs, MLflow's system-metrics log) reaches the console
+    # only at sweep.verbose 2; the launch prints a line per trial event instead.
+    loud = int(cfg.sweep.get("verbose", 1)) >= 2
+    quiet = {"log_to_driver": loud, "logging_level": logging.INFO if loud else logging.ERROR}
     if address:
-        ray.init(address=str(address), log_to_driver=True)
+        ray.init(address=str(address), **quiet)
         return f"Ray cluster at {address}"
     ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False,
-             dashboard_host="127.0.0.1", log_to_driver=True)
+             dashboard_host="127.0.0.1", **quiet)
     return "a local Ray on this machine"
 
 

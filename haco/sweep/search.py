@@ -146,6 +146,11 @@ class SearchStudy:
 
     estimate_note = " (at most: pruned trials take less)"
 
+    @property
+    def goal(self) -> tuple[str, str]:
+        """(metric, mode) the console reports per trial: the search's objective."""
+        return self.plan.objective, self.plan.mode
+
     def open(self, client, experiment: str, parent: str, job) -> set[str]:
         """Ready to hand trials to Tune; `job(spec, run id)` makes a trial's Job. Returns
         the runs of earlier launches this one continues (none yet: a left-open run is
