@@ -60,6 +60,9 @@ class Tag:
     SEARCH, SEARCH_TRIAL = "haco.hpo.search", "haco.hpo.trial"   # a search's id; number
     SEARCH_PARAMS, SEARCH_GOAL = "haco.hpo.params", "haco.hpo.objective"
     SEARCH_OUTCOME, SEARCH_BEST = "haco.hpo.outcome", "haco.hpo.best_run"
+    PYTHON, TORCH = "haco.env.python", "haco.env.torch"   # what a run ran on
+    CUDA, CUDNN = "haco.env.cuda", "haco.env.cudnn"
+    GPU, GPU_COUNT, CPU = "haco.env.gpu", "haco.env.gpu_count", "haco.env.cpu"
     PARENT = "mlflow.parentRunId"
     GIT_SHA, GIT_DIRTY = "git.sha", "git.dirty"
 

@@ -113,11 +113,20 @@ REDACTED = "***"
 
 
 def redact(key: str, value: str) -> str:
-    """The value as it may be logged: no password, token or key survives."""
+    """The value as it may be logged: no password, token or key survives, and no path
+    under the user's home spells the home out (`~/...`, which the config reads back)."""
     if SECRET_KEY.search(key.rsplit(".", 1)[-1]) and value not in ("None", ""):
         return REDACTED
     value = URI_CREDENTIALS.sub(rf"\1{REDACTED}@", value)
-    return TOKEN_SHAPES.sub(REDACTED, value)
+    return home_relative(TOKEN_SHAPES.sub(REDACTED, value))
+
+
+def home_relative(text: str) -> str:
+    """`/home/alice/data` -> `~/data`: what a shared server shows instead of a home path."""
+    home = str(Path.home())
+    if home in ("/", ""):
+        return text
+    return re.sub(rf"(?<![\w.-]){re.escape(home)}(?=/|$|\s|['\",\]])", "~", text)
 
 
 def log_dict_params(mlflow_client, run_id: str, params: Mapping[str, str]) -> None:

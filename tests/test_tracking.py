@@ -69,3 +69,13 @@ def test_two_stores_launched_from_one_directory_keep_their_artifacts_apart(tmp_p
         assert found == {f"{name}.txt"}
         assert not list((stores[other]).rglob(f"{name}.txt"))
     assert not (tmp_path / "mlruns").exists()  # nothing in the working directory
+
+
+def test_paths_under_home_are_logged_home_relative(monkeypatch, tmp_path):
+    home = tmp_path / "alice"
+    monkeypatch.setattr(tracking.Path, "home", lambda: home)
+    assert tracking.redact("data.root", f"{home}/data") == "~/data"
+    assert tracking.redact("mlflow.tracking_uri", f"sqlite:///{home}/m.db") == "sqlite:///~/m.db"
+    assert tracking.redact("data.train", f"['{home}/a', '{home}']") == "['~/a', '~']"
+    assert tracking.redact("note", f"{home}x/y") == f"{home}x/y"  # another directory
+    assert tracking.redact("note", "/srv/data") == "/srv/data"

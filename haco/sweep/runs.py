@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 from haco import ledger, tracking
 from haco.ledger import Status, Tag
-from haco.sweep.study import TrialSpec
+from haco.paths import data_root
+from haco.sweep.study import TrialSpec, storage_dir
 
 
 def start_parent(client, experiment_id: str, cfg, planned: int, skipped: int) -> str:
@@ -26,7 +27,11 @@ def start_parent(client, experiment_id: str, cfg, planned: int, skipped: int) ->
     params = {"seeds": str(list(cfg.seeds) if not isinstance(cfg.seeds, int) else cfg.seeds),
               **{f"resources.{k}": str(v) for k, v in cfg.resources.items()},
               **{f"sweep.{k}": str(v) for k, v in cfg.sweep.items()},
-              "ray.address": str(cfg.ray.address)}
+              "ray.address": str(cfg.ray.address),
+              # the roots the trials' paths sit under, once here (home-relative when logged)
+              "roots.data": str(data_root(cfg.data.root)),
+              "roots.storage": str(storage_dir(cfg, "")),
+              "roots.store": tracking.tracking_uri(cfg)}
     tracking.log_dict_params(client, run_id, params)
     tracking.log_metrics(client, run_id, {"sweep/trials_planned": planned,
                                           "sweep/trials_skipped": skipped})

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from haco import ledger, tracking
 from haco.ledger import TRIAL_SECONDS, StoppedBy, Tag
+from haco.provenance import log_provenance
 from haco.sweep.study import TrialSpec
 from haco.train.evaluate import without_empty_regions
 
@@ -84,6 +85,8 @@ class RunRecorder:
                                        resume_logging=True, tracking_uri=self.job.tracking_uri)
         monitor.start()
         try:
+            if self.attempt == 1:  # once per run, not per retry
+                log_provenance(self.client, self.job.run_id, self.cfg)
             metrics = run(self.cfg, on_epoch=self.on_epoch)
         except BaseException as err:
             self.fail(err)
@@ -95,7 +98,7 @@ class RunRecorder:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        ledger.start(self.client, self.job.run_id, node=ray_node())
+        self.attempt = ledger.start(self.client, self.job.run_id, node=ray_node())
         tracking.log_params(self.client, self.job.run_id, self.cfg)
         history = self.client.get_metric_history(self.job.run_id, "train/loss")
         self.last_logged = max((m.step for m in history), default=-1)
@@ -129,7 +132,8 @@ class RunRecorder:
         # The run's start_time is when the launch scheduled it; this is the trial's own wall.
         finals[TRIAL_SECONDS] = time.monotonic() - self.started
         tracking.log_metrics(self.client, self.job.run_id, finals, step=len(history))
-        config = write_text(self.out / "config.yaml", OmegaConf.to_yaml(self.cfg))
+        config = write_text(self.out / "config.yaml",
+                            tracking.home_relative(OmegaConf.to_yaml(self.cfg)))
         for path in (config, self.out / METRICS, self.out / HISTORY, self.out / HEATMAPS,
                      self.out / TRAIN_MEANS, *self.heatmaps()):
             self.client.log_artifact(self.job.run_id, str(path))
