@@ -63,6 +63,7 @@ class Tag:
     PYTHON, TORCH = "haco.env.python", "haco.env.torch"   # what a run ran on
     CUDA, CUDNN = "haco.env.cuda", "haco.env.cudnn"
     GPU, GPU_COUNT, CPU = "haco.env.gpu", "haco.env.gpu_count", "haco.env.cpu"
+    MODEL = "haco.model"          # on a trial run: `<name>/<version>` it is registered as
     PARENT = "mlflow.parentRunId"
     GIT_SHA, GIT_DIRTY = "git.sha", "git.dirty"
 
@@ -143,6 +144,34 @@ def runs(client, experiment_id: str, where: str = "", newest_first: bool = False
     order = ["attributes.start_time DESC"] if newest_first else None
     return client.search_runs([experiment_id], filter_string=where, max_results=MAX_RESULTS,
                               order_by=order)
+
+
+# ---------------------------------------------------------------------------- models
+
+
+MODEL_PATH = "model"  # the artifact folder a registered checkpoint sits in
+
+
+def model_name(study: str, row: str) -> str:
+    """The registered model of a study's row: `haco-losses-vcb-loss-ours`."""
+    slug = "-".join("".join(c if c.isalnum() else " " for c in row.lower()).split())
+    return f"haco-{study}-{slug}"
+
+
+def register(client, name: str, run, tags: Mapping[str, str]) -> str:
+    """A new version of model `name` from `run`'s artifact folder `model/`, tagged; the run
+    tagged with `<name>/<version>`. Returns that."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException:  # it exists already: a new version of it
+        pass
+    version = client.create_model_version(name, f"{run.info.artifact_uri}/{MODEL_PATH}",
+                                          run_id=run.info.run_id, tags=dict(tags))
+    ref = f"{name}/{version.version}"
+    set_tags(client, run.info.run_id, {Tag.MODEL: ref})
+    return ref
 
 
 # ---------------------------------------------------------------------------- trial runs

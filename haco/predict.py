@@ -52,12 +52,14 @@ def save_ply(hand, probs: np.ndarray, path: Path) -> Path:
 
 
 def predict_command(cfg) -> int:
+    from haco import tracking
     from haco.hand import load_hand
     from haco.hand.drawing import save_figure, value_face_colours
     from haco.train.checkpoint import load_trained
     from haco.train.evaluate import decision_threshold
 
-    model, trained = load_trained(cfg.checkpoint)
+    model, trained = load_trained(tracking.fetch_checkpoint(
+        str(cfg.checkpoint), tracking.tracking_uri(cfg)))
     probs = predict_contacts(model, load_image(cfg.image, int(trained.data.image_size)))
     out = Path(cfg.out).expanduser()
     stem = str(out / f"{Path(cfg.image).stem}.contact")

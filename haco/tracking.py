@@ -59,6 +59,20 @@ def client(cfg):
     return MlflowClient(tracking_uri=tracking_uri(cfg))
 
 
+def fetch_checkpoint(location: str, uri: str, file_name: str = "last.pt") -> Path:
+    """A checkpoint on disk from a path, a `runs:/<run id>/<path>` or a
+    `models:/<name>/<version>` URI (downloaded from the store at `uri`)."""
+    if not location.startswith(("runs:/", "models:/")):
+        return Path(location).expanduser()
+    import mlflow
+    from mlflow.artifacts import download_artifacts
+
+    mlflow.set_tracking_uri(uri)  # a models:/ URI is resolved in the tracking store's registry
+    mlflow.set_registry_uri(uri)
+    local = Path(download_artifacts(artifact_uri=location))
+    return local / file_name if local.is_dir() else local
+
+
 def experiment_id(mlflow_client, cfg, study: str) -> str:
     """The id of experiment `haco/<study>` in the store of `cfg`, created if new."""
     return ledger.experiment(mlflow_client, study, artifact_root(cfg))

@@ -13,6 +13,7 @@ from haco.ledger import Status, StoppedBy
 from haco.sweep import runs
 from haco.sweep.budget import Budget
 from haco.sweep.floor import metric_pattern, print_floor
+from haco.sweep.models import register_best
 from haco.sweep.searchers import TrialList
 from haco.sweep.study import TrialSpec, expand
 
@@ -105,9 +106,15 @@ class GridStudy:
                 budget: Budget | None = None) -> int:
         """Each trial's result and the floor; 0 when every trial FINISHED or the budget
         alone stopped the launch."""
-        print_results(self.cfg, self.specs, ledger.trials_by_key(client, experiment), floors)
+        found = ledger.trials_by_key(client, experiment)
+        print_results(self.cfg, self.specs, found, floors)
         if budget is None:  # nothing was launched
             return 0
+        registered = register_best(client, str(self.cfg.study.name), found, self.specs)
+        if registered:
+            example = next(iter(registered.values()))
+            print(f"  registered the best checkpoint of {len(registered)} row(s) by val/f1, "
+                  f"e.g. haco predict checkpoint=models:/{example} image=<a hand crop>")
         if self.not_started and budget.spent_out():
             print(f"  not started ({len(self.not_started)}): "
                   + ", ".join(f"{s.row} s{s.seed}" for s in self.not_started)

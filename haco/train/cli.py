@@ -33,6 +33,7 @@ def eval_command(cfg) -> int:
     """Evaluate a checkpoint on `data.test` (the data keys and `eval.protocol` of this
     command's config replace the checkpoint's; the model and image size are the
     checkpoint's)."""
+    from haco import tracking
     from haco.atomic import write_json
     from haco.data.catalogue import dataset_names
     from haco.synth import generate
@@ -40,7 +41,8 @@ def eval_command(cfg) -> int:
     from haco.train.evaluate import decision_threshold, test_metrics
     from haco.train.loop import autocast_for, pick_device
 
-    model, trained = load_trained(cfg.checkpoint)
+    model, trained = load_trained(tracking.fetch_checkpoint(
+        str(cfg.checkpoint), tracking.tracking_uri(cfg)))
     merged = OmegaConf.merge(trained, {"data": {k: cfg.data[k] for k in ("test", "source", "root")},
                                        "loader": {"workers": 0},
                                        "eval": {"protocol": cfg.eval.protocol}})
