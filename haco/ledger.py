@@ -17,7 +17,9 @@ are batched into it is haco/tracking.py.
 A trial's life (a trial is identified by its config hash and seed, never by Ray, so a
 later launch continues the run an interrupted one left):
 
-    schedule   SCHEDULED   the launch plans it (the UI shows the whole plan)
+    schedule   SCHEDULED   the launch plans it (a placeholder: the UI shows the whole plan)
+    begin                  its trial starts: a never-started placeholder is replaced by a
+                           copy created now, so the run's start time is the trial's
     start      RUNNING     its process begins; haco.attempts counts the tries
     finish     FINISHED
     fail       FAILED      haco.error holds why (the traceback is an artifact)
@@ -252,6 +254,26 @@ def schedule(client, experiment_id: str, run_name: str, tags: Mapping[str, str],
         set_tags(client, run_id, tags)
     client.update_run(run_id, status=Status.SCHEDULED)
     return run_id
+
+
+def begin(client, run) -> str:
+    """The run a starting trial records into; its id. A run that started before (a retry,
+    a trial resumed by a later launch) goes on. A run the plan only scheduled is replaced
+    by a copy created now (same name and tags), so its start time, and the UI's duration,
+    are the trial's own rather than the wait in the queue (MLflow cannot move a run's
+    start time); the scheduled placeholder is deleted."""
+    if Tag.ATTEMPTS in run.data.tags and run.info.lifecycle_stage == "active":
+        return run.info.run_id
+    tags = run.data.tags
+    started = runs(client, run.info.experiment_id, both(
+        tag_is(Tag.CONFIG_HASH, tags.get(Tag.CONFIG_HASH, "")),
+        tag_is(Tag.SEED, tags.get(Tag.SEED, "")), tag_set(Tag.ATTEMPTS)), newest_first=True)
+    if started:  # an earlier attempt of this launch replaced the placeholder already
+        return started[0].info.run_id
+    kept = {k: v for k, v in tags.items() if not k.startswith("mlflow.") or k == Tag.PARENT}
+    fresh = create(client, run.info.experiment_id, run.info.run_name, kept)
+    client.delete_run(run.info.run_id)
+    return fresh
 
 
 def start(client, run_id: str, node: str = "") -> int:

@@ -126,3 +126,20 @@ def test_tag_names_and_status_words_are_written_only_in_the_ledger():
         if hits:
             found[str(path.relative_to(PACKAGE.parent))] = sorted(set(hits))
     assert found == {}
+
+
+def test_a_trial_begins_in_a_run_of_its_own_unless_it_started_before(cfg, client, experiment):
+    """The plan's SCHEDULED run is replaced when its trial starts (its start time is then
+    the trial's); a started run (a retry, a resumed trial) goes on in place."""
+    tags = ledger.trial_tags(cfg, "losses", "Table 3", "CE loss", "parent-id")
+    placeholder = ledger.schedule(client, experiment, "CE loss s0", tags)
+    begun = ledger.begin(client, client.get_run(placeholder))
+    assert begun != placeholder
+    assert client.get_run(placeholder).info.lifecycle_stage == "deleted"
+    run = client.get_run(begun)
+    assert run.info.run_name == "CE loss s0" and run.data.tags[Tag.PARENT] == "parent-id"
+    assert run.data.tags[Tag.CONFIG_HASH] == tags[Tag.CONFIG_HASH]
+    ledger.start(client, begun)
+    assert ledger.begin(client, client.get_run(begun)) == begun  # a retry goes on
+    assert ledger.begin(client, client.get_run(placeholder)) == begun  # a stale job too
+    assert [r.info.run_id for r in ledger.trials_by_key(client, experiment).values()] == [begun]

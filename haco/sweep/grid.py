@@ -78,6 +78,7 @@ class GridStudy:
     def open(self, client, experiment: str, parent: str, job) -> set[str]:
         """Every trial to run scheduled in its run (continued or new) under `parent`;
         `job(spec, run id)` makes its Job. Returns the runs this launch continues."""
+        self.experiment = experiment
         self.run_ids = runs.schedule_trials(client, experiment, self.cfg, self.todo, parent,
                                             self.existing)
         self.jobs = {s.key: job(s, self.run_ids[s.key]) for s in self.todo}
@@ -99,7 +100,7 @@ class GridStudy:
         started = search.started_keys()
         self.not_started = [s for s in self.todo if s.key not in started]
         why = {s.key: stopped or StoppedBy.USER for s in self.not_started}
-        self.statuses = runs.settle(client, self.run_ids, errors, why)
+        self.statuses = runs.settle(client, self.experiment, list(self.run_ids), errors, why)
         return self.statuses, 0
 
     def summary(self, client, experiment: str, floors: dict, parent: str | None = None,

@@ -48,13 +48,16 @@ def schedule_trials(client, experiment_id: str, cfg, specs: Iterable[TrialSpec],
                           parent_id), existing.get(spec.key)) for spec in specs}
 
 
-def settle(client, run_ids: dict[str, str], errors: dict[str, str],
+def settle(client, experiment_id: str, keys: list[str], errors: dict[str, str],
            not_started: dict[str, str]) -> dict[str, str]:
-    """After Ray is done: every run the trials did not close gets FAILED (Ray reported an
-    error: a dead worker or node) or KILLED (stopped; `not_started` says why those never
-    started: user or budget); returns {trial key: status}."""
-    return {key: ledger.close(client, run_id, errors.get(key), not_started.get(key))
-            for key, run_id in run_ids.items()}
+    """After Ray is done: the run of every trial of `keys` that its trial did not close
+    gets FAILED (Ray reported an error: a dead worker or node) or KILLED (stopped;
+    `not_started` says why those never started: user or budget); returns {trial key:
+    status}. Runs are found by trial key: a trial that started records into a run of its
+    own (haco.ledger.begin), not the one the plan scheduled."""
+    current = ledger.trials_by_key(client, experiment_id)
+    return {key: ledger.close(client, current[key].info.run_id, errors.get(key),
+                              not_started.get(key)) for key in keys if key in current}
 
 
 def finish_parent(client, run_id: str, statuses: dict[str, str], seconds: float,

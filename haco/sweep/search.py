@@ -195,9 +195,12 @@ class SearchStudy:
     def settle(self, client, search, results, errors: dict, stopped: str | None
                ) -> tuple[dict[str, str], int]:
         """({trial key: status}, how many were pruned) once Tune is done."""
-        run_ids = {job.spec.key: job.run_id for job in search.jobs.values()}
-        outcomes = record_outcomes(client, self.plan, results) if results is not None else {}
-        return (runs.settle(client, run_ids, errors, {}),
+        keys = [job.spec.key for job in search.jobs.values()]
+        current = ledger.trials_by_key(client, self.experiment)  # the runs trials began
+        run_of = lambda job: current[job.spec.key].info.run_id
+        outcomes = (record_outcomes(client, self.plan, results, run_of)
+                    if results is not None else {})
+        return (runs.settle(client, self.experiment, keys, errors, {}),
                 sum(o == Outcome.PRUNED for o in outcomes.values()))
 
     def summary(self, client, experiment: str, floors: dict, parent: str | None = None,
@@ -207,29 +210,32 @@ class SearchStudy:
                       parent)
 
 
-def record_outcomes(client, plan: SearchPlan, results) -> dict[str, str]:
+def record_outcomes(client, plan: SearchPlan, results, run_of=lambda job: job.run_id
+                    ) -> dict[str, str]:
     """Each trial's outcome and objective: completed (FINISHED), pruned (ASHA stopped it:
-    KILLED, haco.stopped=scheduler, hpo/pruned_at_epoch) or failed; {run id: outcome}."""
+    KILLED, haco.stopped=scheduler, hpo/pruned_at_epoch) or failed; {run id: outcome}.
+    `run_of(job)`: the run a trial recorded into."""
     outcomes = {}
     for result in results:
         job, metrics = result.config["job"], result.metrics or {}
-        status = ledger.status(client, job.run_id)
+        run_id = run_of(job)
+        status = ledger.status(client, run_id)
         if result.error is not None:
             outcome = Outcome.FAILED
         elif status == Status.FINISHED:
             outcome = Outcome.COMPLETED
         else:
             outcome = Outcome.PRUNED
-            tracking.log_metrics(client, job.run_id,
+            tracking.log_metrics(client, run_id,
                                  {"hpo/pruned_at_epoch": metrics.get("epoch", 0)})
             if status in Status.OPEN:
-                ledger.kill(client, job.run_id, StoppedBy.SCHEDULER)
+                ledger.kill(client, run_id, StoppedBy.SCHEDULER)
             else:
-                ledger.set_tags(client, job.run_id, {Tag.STOPPED: StoppedBy.SCHEDULER})
-        ledger.set_tags(client, job.run_id, {Tag.SEARCH_OUTCOME: outcome})
-        outcomes[job.run_id] = outcome
+                ledger.set_tags(client, run_id, {Tag.STOPPED: StoppedBy.SCHEDULER})
+        ledger.set_tags(client, run_id, {Tag.SEARCH_OUTCOME: outcome})
+        outcomes[run_id] = outcome
         if plan.objective in metrics:
-            tracking.log_metrics(client, job.run_id, {OBJECTIVE: metrics[plan.objective]},
+            tracking.log_metrics(client, run_id, {OBJECTIVE: metrics[plan.objective]},
                                  step=int(metrics.get("epoch", 0)))
     return outcomes
 

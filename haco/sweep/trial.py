@@ -8,6 +8,7 @@ logged twice. Metrics go through batch logging; MLflow's system metrics run besi
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
@@ -98,7 +99,9 @@ class RunRecorder:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self.attempt = ledger.start(self.client, self.job.run_id, node=ray_node())
+        run_id = ledger.begin(self.client, self.client.get_run(self.job.run_id))
+        self.job = dataclasses.replace(self.job, run_id=run_id)  # its start: now
+        self.attempt = ledger.start(self.client, run_id, node=ray_node())
         tracking.log_params(self.client, self.job.run_id, self.cfg)
         history = self.client.get_metric_history(self.job.run_id, "train/loss")
         self.last_logged = max((m.step for m in history), default=-1)

@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from haco import tracking
+from haco import ledger, tracking
 from haco.config import ConfigError
 from haco.sweep import launch
 from haco.sweep.launch import seconds_per_trial
@@ -176,8 +176,8 @@ def test_a_stale_launch_is_resumed_into_the_same_runs(study):
     specs = expand(cfg, args)
     old_parent = study_runs.start_parent(client, experiment, cfg, 2, 0)
     left = study_runs.schedule_trials(client, experiment, cfg, specs, old_parent, {})
-    for run_id in left.values():
-        client.update_run(run_id, status="RUNNING")
+    for run_id in left.values():  # their trials had started (a SIGKILL came mid-trial)
+        ledger.start(client, run_id)
     assert launch(cfg, args) == 0
     children, parents = runs_of(cfg)
     assert {r.info.run_id for r in children} == set(left.values())
@@ -239,3 +239,14 @@ def test_the_script_entry_reports_config_errors_with_exit_code_2(study, capsys):
     _, args = study("losses", "sweep.rows=[CE]")
     assert main("losses", args[1:]) == 2
     assert "sweep.rows: ['CE'] not in study losses" in capsys.readouterr().err
+
+
+def test_a_trial_run_starts_when_its_trial_starts_not_when_planned(study):
+    """Trials run one at a time here: the second's run starts after the first's ended, so
+    the UI's duration is the trial's own, not its wait in the queue."""
+    cfg, args = study("losses", "sweep.rows=[CE loss,L1 loss]")
+    assert launch(cfg, args) == 0
+    children, _ = runs_of(cfg)
+    first, second = sorted(children, key=lambda r: r.info.start_time)
+    assert second.info.start_time >= first.info.end_time
+    assert [r.data.tags["haco.attempts"] for r in (first, second)] == ["1", "1"]
