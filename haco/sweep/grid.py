@@ -44,6 +44,7 @@ class GridStudy:
         return self.todo
 
     def look_up(self, client, experiment: str) -> None:
+        self.experiment = experiment
         self.existing = ledger.trials_by_key(client, experiment)
         self.todo = [s for s in self.specs
                      if ledger.status_of(self.existing.get(s.key)) != Status.FINISHED]
@@ -78,7 +79,6 @@ class GridStudy:
     def open(self, client, experiment: str, parent: str, job) -> set[str]:
         """Every trial to run scheduled in its run (continued or new) under `parent`;
         `job(spec, run id)` makes its Job. Returns the runs this launch continues."""
-        self.experiment = experiment
         self.run_ids = runs.schedule_trials(client, experiment, self.cfg, self.todo, parent,
                                             self.existing)
         self.jobs = {s.key: job(s, self.run_ids[s.key]) for s in self.todo}
