@@ -36,7 +36,7 @@ def register_best(client, study: str, found: dict, specs: list) -> dict[str, str
     """{row: `<name>/<version>`} of the rows whose best run was registered now."""
     registered = {}
     for row, run in best_runs(found, specs).items():
-        checkpoint = Path(run.data.tags.get(Tag.CHECKPOINT, ""))
+        checkpoint = Path(run.data.tags.get(Tag.CHECKPOINT, "")).expanduser()
         if Tag.MODEL in run.data.tags or not checkpoint.is_file():
             continue
         client.log_artifact(run.info.run_id, str(checkpoint), ledger.MODEL_PATH)

@@ -142,7 +142,8 @@ class RunRecorder:
             self.client.log_artifact(self.job.run_id, str(path))
         resumed_at = len(history) if self.first_epoch is None else self.first_epoch
         ledger.set_tags(self.client, self.job.run_id, {
-            Tag.CHECKPOINT: str(self.out / "last.pt"), Tag.RESUMED_AT: str(resumed_at)})
+            Tag.CHECKPOINT: tracking.home_relative(str(self.out / "last.pt")),
+            Tag.RESUMED_AT: str(resumed_at)})
         if self.job.log_checkpoint:
             self.client.log_artifact(self.job.run_id, str(self.out / "last.pt"), "checkpoint")
         ledger.finish(self.client, self.job.run_id)
