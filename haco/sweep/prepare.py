@@ -5,7 +5,8 @@ backbones built. Which splits a trial reads is the catalogue's (haco/data/catalo
 from __future__ import annotations
 
 from haco.config import ConfigError
-from haco.data.catalogue import MissingSplitError, check, reads, twins_read
+from haco.data.catalogue import MissingSplitError, check, reads, trial_splits, twins_read
+from haco.provenance import split_digest
 from haco.sweep.study import TrialSpec
 from haco.synth import generate
 
@@ -17,7 +18,17 @@ def prepare_data(todo: list[TrialSpec]) -> None:
         if spec.config.data.source == "real":
             check_real(spec.config)
     prepare_twins(todo)
+    prepare_digests(todo)
     prepare_pretrained(todo)
+
+
+def prepare_digests(specs: list[TrialSpec]) -> None:
+    """The content digest of every split the trials read (their provenance), computed
+    here once and cached beside each split, rather than by the first trial of each."""
+    dirs = {d for spec in specs for role in vars(trial_splits(spec.config)).values()
+            for d in role.values()}
+    for split_dir in sorted(dirs):
+        split_digest(split_dir)
 
 
 def prepare_twins(specs: list[TrialSpec]) -> None:
