@@ -66,6 +66,8 @@ class Tag:
     CUDA, CUDNN = "haco.env.cuda", "haco.env.cudnn"
     GPU, GPU_COUNT, CPU = "haco.env.gpu", "haco.env.gpu_count", "haco.env.cpu"
     MODEL = "haco.model"          # on a trial run: `<name>/<version>` it is registered as
+    COST_FAMILY = "haco.cost_family"     # model, device share and workload (estimate.py)
+    ESTIMATE = "haco.estimate_seconds"   # the plan's estimate of the trial's wall seconds
     PARENT = "mlflow.parentRunId"
     GIT_SHA, GIT_DIRTY = "git.sha", "git.dirty"
 

@@ -8,7 +8,6 @@ trials already running finish, so a launch overshoots by at most the trials in f
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from haco.config import ConfigError
@@ -57,14 +56,17 @@ class Budget:
                  else []) + ([f"${self.usd:g}"] if self.usd is not None else [])
         return " and ".join(parts) if parts else "none"
 
-    def plan(self, trials: int, hours_per_trial: float) -> str:
-        """The plan's line: does the estimate fit the caps, and how many trials do."""
+    def plan(self, hours: list[float]) -> str:
+        """The plan's line: does the estimate (device-hours of each trial, in launch order)
+        fit the caps, and how many trials start before they are spent."""
         if not self.capped:
             return "budget: none (budget.device_hours, budget.usd cap a launch)"
-        fits = [cap / per for cap, per in ((self.device_hours, hours_per_trial),
-                                           (self.usd, hours_per_trial * self.usd_per_hour))
-                if cap is not None and per > 0]
-        covered = min(trials, math.ceil(min(fits))) if fits else trials
+        trials, covered, spent = len(hours), 0, 0.0
+        for trial_hours in hours:  # a trial starts while the ended ones leave budget
+            if ((self.device_hours is not None and spent >= self.device_hours)
+                    or (self.usd is not None and spent * self.usd_per_hour >= self.usd)):
+                break
+            covered, spent = covered + 1, spent + trial_hours
         verdict = ("the estimate fits" if covered >= trials
                    else f"about {covered} of {trials} trials start before it is spent")
         return f"budget: {self.caps()}; {verdict}"

@@ -6,8 +6,13 @@
            best VCB loss (Ours) s0 0.262 · ETA 0:57
     [0:25] FAILED   L1 loss s0: DivergenceError: ...      (its traceback: on stderr)
 
-The same lines in a terminal, a log file or CI. A failed trial's whole traceback goes to
-stderr at every verbosity (and stays in its run's error.txt). `sweep.verbose`: 0 prints only the plan and
+The same lines in a terminal, a log file or CI. In a terminal a live status line stays
+under them, redrawn every second and at every event (`LiveLine`):
+
+    [3:12] 2 done · running CE loss s0 epoch 2/4 val/f1 0.412 · 7 queued · best ... · ETA 14:00
+
+A failed trial's whole traceback goes to stderr at every verbosity (and stays in its
+run's error.txt). `sweep.verbose`: 0 prints only the plan and
 the results, 1 (the default) adds these lines, 2 also shows what Ray Tune and MLflow print
 (status tables, each trial's own output, system-metrics logs), hidden otherwise.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,23 +51,34 @@ def tune_verbosity(verbose: int) -> int:
 
 
 class StudyProgress(Callback):
-    """One line per trial event, with the study's counts, the best so far and an ETA."""
+    """One line per trial event, with the study's counts, the best so far and an ETA
+    (the plan's `estimated_wall` until a trial has ended, then the ended trials' pace);
+    `live`: also a status line under them, for a terminal."""
 
     def __init__(self, total: int, metric: str = "val/f1", mode: str = "max",
-                 verbose: int = 1, out=print):
+                 verbose: int = 1, out=print, estimated_wall: float | None = None,
+                 live: LiveLine | None = None):
         self.total, self.metric, self.mode = total, metric, mode
-        self.verbose, self.out = verbose, out
+        self.verbose, self.estimated_wall = verbose, estimated_wall
+        self.live = live
+        self.out = live.above if live else out
         self.start = time.monotonic()
         self.done, self.failed, self.running = 0, 0, set()
         self.best: tuple[float, str] | None = None
         self.started: dict[str, float] = {}
+        self.first_start: float | None = None  # the pace counts from here
         self.latest: dict[str, float] = {}
+        self.epoch_of: dict[str, str] = {}  # a running trial's `epoch 2/4`
+        if live:
+            live.start(self.status)
 
     # ------------------------------------------------------------------ Tune's events
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.running.add(str(trial))
         self.started[str(trial)] = time.monotonic()
+        if self.first_start is None:
+            self.first_start = self.started[str(trial)]
         self.say(f"started  {trial}")
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -72,6 +89,7 @@ class StudyProgress(Callback):
         job = trial.config.get("job")
         epochs = int(job.spec.config.train.epochs) if job is not None else None
         epoch = int(result.get("epoch", 0))
+        self.epoch_of[str(trial)] = f"epoch {epoch}/{epochs or '?'}"
         if epoch != epochs:  # the last epoch's value is on the `finished` line
             self.say(f"epoch {epoch}/{epochs or '?'} {trial}  {self.metric} {value:.3f}")
 
@@ -117,10 +135,101 @@ class StudyProgress(Callback):
             parts.append(f"{self.failed} failed")
         if self.best is not None:
             parts.append(f"best {self.best[1]} {self.best[0]:.3f}")
-        if ended and ended < self.total:
-            per = (time.monotonic() - self.start) / ended
-            parts.append(f"ETA {clock(per * (self.total - ended))}")
+        eta = self.eta()
+        if eta is not None and ended < self.total:
+            parts.append(f"ETA {clock(eta)}")
         return " · ".join(parts)
+
+    def eta(self) -> float | None:
+        """Seconds left: the ended trials' pace, or before any ended the plan's estimate."""
+        ended, elapsed = self.done + self.failed, time.monotonic() - self.start
+        if ended and self.first_start is not None:
+            return (time.monotonic() - self.first_start) / ended * (self.total - ended)
+        if self.estimated_wall:
+            return max(self.estimated_wall - elapsed, 0.0)
+        return None
+
+    def status(self) -> str:
+        """The live line: the counts, each running trial's epoch and latest metric."""
+        ended = self.done + self.failed
+        running = [f"{name} {self.epoch_of.get(name, 'starting')}"
+                   + (f" {self.metric} {self.latest[name]:.3f}" if name in self.latest else "")
+                   for name in sorted(self.running)]
+        queued = max(self.total - ended - len(self.running), 0)
+        parts = [f"{self.done} done", *(f"running {r}" for r in running), f"{queued} queued"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.best is not None:
+            parts.append(f"best {self.best[1]} {self.best[0]:.3f}")
+        eta = self.eta()
+        if eta is not None:
+            parts.append(f"ETA {clock(eta)}")
+        return f"[{clock(time.monotonic() - self.start)}] " + " · ".join(parts)
+
+    def close(self) -> None:
+        if self.live:
+            self.live.stop()
+
+
+class LiveLine:
+    """A status line kept at the bottom of a terminal: event lines print above it, and a
+    thread redraws it every `every` seconds (the clock and the ETA move between events)."""
+
+    def __init__(self, stream=None, every: float = 1.0):
+        self.stream = stream or sys.stdout
+        self.every = every
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.render = lambda: ""
+
+    def __getstate__(self) -> dict:  # Tune pickles its callbacks: a copy starts afresh
+        return {"every": self.every}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(every=state["every"])
+
+    @staticmethod
+    def wanted(verbose: int, stream=None) -> bool:
+        """At verbosity 1 in a terminal; never in a log file or CI, nor at verbosity 2
+        (Ray Tune's own tables print then)."""
+        stream = stream or sys.stdout
+        return verbose == 1 and stream.isatty() and os.environ.get("TERM") != "dumb"
+
+    def start(self, render) -> None:
+        self.render = render
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.draw()
+
+    def draw(self) -> None:
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            width = max(20, _columns(self.stream) - 1)  # never wrap: \r returns one row only
+            self.stream.write("\r\x1b[K" + self.render()[:width])
+            self.stream.flush()
+
+    def above(self, line: str) -> None:
+        """Print `line` above the status line, then redraw it."""
+        with self.lock:
+            self.stream.write("\r\x1b[K" + line + "\n")
+        self.draw()
+
+    def stop(self) -> None:
+        with self.lock:
+            if not self.stopped.is_set():
+                self.stopped.set()
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+
+
+def _columns(stream) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 100
 
 
 def clock(seconds: float) -> str:

@@ -12,6 +12,8 @@ from haco import ledger
 from haco.ledger import Status, StoppedBy
 from haco.sweep import runs
 from haco.sweep.budget import Budget
+from haco.sweep.console import clock
+from haco.sweep.estimate import tags_of
 from haco.sweep.floor import metric_pattern, print_floor
 from haco.sweep.models import register_best
 from haco.sweep.searchers import TrialList
@@ -27,6 +29,7 @@ class GridStudy:
         self.run_ids: dict[str, str] = {}
         self.statuses: dict[str, str] = {}
         self.not_started: list[TrialSpec] = []
+        self.estimates: dict = {}  # {trial key: TrialEstimate}, set by the plan
 
     @property
     def left(self) -> int:
@@ -67,11 +70,17 @@ class GridStudy:
             previous = ledger.status_of(self.existing.get(spec.key))
             if spec in self.todo and previous:
                 state = f"to run (resumes its {previous} run)"
-            lines.append(f"{spec.row:<24} seed {spec.seed:<3} {state}")
+            estimate = self.estimates.get(spec.key)
+            about = f"about {clock(estimate.seconds)}" if estimate and spec in self.todo else ""
+            lines.append(f"{spec.row:<24} seed {spec.seed:<3} {state:<10} {about}".rstrip())
         return lines
 
     def past_runs(self) -> list:
         return list(self.existing.values())
+
+    def estimate_specs(self) -> list[TrialSpec]:
+        """The trials the plan estimates: those left to run, in order."""
+        return self.todo
 
     estimate_note = ""
     goal = ("val/f1", "max")  # what the console reports per trial
@@ -79,8 +88,9 @@ class GridStudy:
     def open(self, client, experiment: str, parent: str, job) -> set[str]:
         """Every trial to run scheduled in its run (continued or new) under `parent`;
         `job(spec, run id)` makes its Job. Returns the runs this launch continues."""
-        self.run_ids = runs.schedule_trials(client, experiment, self.cfg, self.todo, parent,
-                                            self.existing)
+        self.run_ids = runs.schedule_trials(
+            client, experiment, self.cfg, self.todo, parent, self.existing,
+            {k: tags_of(e) for k, e in self.estimates.items()})
         self.jobs = {s.key: job(s, self.run_ids[s.key]) for s in self.todo}
         return set(self.run_ids.values())
 

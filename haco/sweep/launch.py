@@ -22,7 +22,6 @@ import contextlib
 import fcntl
 import os
 import signal
-import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -32,10 +31,11 @@ from omegaconf import DictConfig, OmegaConf
 from haco import baselines, ledger, tracking
 from haco.cli import parse_flags
 from haco.config import ConfigError, data_key, load_config
-from haco.ledger import TRIAL_SECONDS, Status, StoppedBy
+from haco.ledger import StoppedBy
 from haco.sweep import runs
 from haco.sweep.budget import Budget
-from haco.sweep.console import StudyProgress, quiet_libraries, tune_verbosity
+from haco.sweep.console import LiveLine, StudyProgress, clock, quiet_libraries, tune_verbosity
+from haco.sweep.estimate import Estimator, TrialEstimate, cache_dir_of, wall_seconds
 from haco.sweep.floor import ensure_floor, print_baselines
 from haco.sweep.grid import GridStudy
 from haco.sweep.prepare import prepare_data, prepare_twins
@@ -44,9 +44,6 @@ from haco.sweep.search import SearchStudy
 from haco.sweep.searchers import StudySearch
 from haco.sweep.study import storage_dir
 from haco.sweep.trial import Job, run_trial
-
-# Seconds per trial when the study has no finished run of the profile to learn from.
-RULE_OF_THUMB_SECONDS = {"smoke": 20, "quick": 120, "paper": 8 * 3600}
 
 
 def main(study: str, argv: list[str] | None = None) -> int:
@@ -88,28 +85,33 @@ def launch(cfg: DictConfig, overrides: list[str]) -> int:
         where = connect(cfg)
         resources = wait_for_nodes(cfg)
         budget = Budget.from_cfg(cfg, resources.gpus)  # the launch's one budget
-        print_plan(cfg, study, resources, where, budget)
+        wall = print_plan(cfg, study, resources, where, budget)
         if cfg.sweep.dry_run:
             return 0
         prepare_data(study.data_specs())
         floors = ensure_floor(cfg, client, experiment, study.floor_specs())
-        return run_trials(cfg, study, client, experiment, resources, budget, floors)
+        return run_trials(cfg, study, client, experiment, resources, budget, floors, wall)
 
 
 def run_trials(cfg, study, client, experiment: str, resources: Resources, budget: Budget,
-               floors: dict) -> int:
+               floors: dict, estimated_wall: float) -> int:
     """A parent run, the trials through Ray Tune, every run settled; the summary's code."""
     start = time.monotonic()
-    parent = runs.start_parent(client, experiment, cfg, study.left, study.done)
+    parent = runs.start_parent(client, experiment, cfg, study.left, study.done,
+                               estimated_wall)
     continued = study.open(client, experiment, parent, job_maker(cfg, resources))
     ledger.retire_stale(client, experiment, keep={parent, *continued})
     search = StudySearch(study.searcher(), study.make_job, budget)
     results, stopped = None, StoppedBy.USER
+    verbose = int(cfg.sweep.verbose)
+    progress = StudyProgress(study.left, *study.goal, verbose=verbose,
+                             estimated_wall=estimated_wall,
+                             live=LiveLine() if LiveLine.wanted(verbose) else None)
     try:
-        progress = StudyProgress(study.left, *study.goal, verbose=int(cfg.sweep.verbose))
         results, stopped = tune_until_done(cfg, search, resources, study.left,
                                            study.scheduler(), [progress])
     finally:
+        progress.close()
         statuses, pruned = study.settle(client, search, results, trial_errors(results or []),
                                         stopped)
         runs.finish_parent(client, parent, statuses, time.monotonic() - start, stopped,
@@ -204,37 +206,36 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def seconds_per_trial(cfg, past_runs) -> tuple[float, str]:
-    """(seconds, where the figure comes from) for the plan's estimate."""
-    if cfg.sweep.estimate_seconds:
-        return float(cfg.sweep.estimate_seconds), "sweep.estimate_seconds"
-    past = [r.data.metrics[TRIAL_SECONDS] for r in past_runs
-            if r.info.status == Status.FINISHED and TRIAL_SECONDS in r.data.metrics
-            and r.data.tags.get(ledger.Tag.PROFILE) == str(cfg.profile)]
-    if past:
-        return statistics.median(past), f"median of {len(past)} finished runs"
-    return float(RULE_OF_THUMB_SECONDS.get(str(cfg.profile), 600)), "rule of thumb"
+def plan_estimates(cfg, study, resources: Resources) -> dict[str, TrialEstimate]:
+    """{trial key: its estimate} of every trial left to run (haco/sweep/estimate.py)."""
+    specs = study.estimate_specs()
+    estimator = Estimator(cfg, resources, specs, study.past_runs(),
+                          cache_dir_of(storage_dir(cfg, "")))
+    return {s.key: estimator.of(s) for s in specs}
 
 
-def print_plan(cfg, study, resources: Resources, where: str, budget: Budget) -> None:
-    """What the launch will do: the study's trials, Ray, the estimate, the budget, MLflow."""
-    seconds, source = seconds_per_trial(cfg, study.past_runs())
-    todo = study.left
-    waves = -(-todo // resources.concurrent)
-    hours = todo * seconds / 3600
+def print_plan(cfg, study, resources: Resources, where: str, budget: Budget) -> float:
+    """What the launch will do: the study's trials, Ray, the estimate, the budget, MLflow;
+    returns the estimated wall seconds of its trials."""
+    study.estimates = plan_estimates(cfg, study, resources)
+    seconds = [study.estimates[s.key].seconds for s in study.estimate_specs()]
+    wall = wall_seconds(seconds, resources.concurrent)
+    hours = sum(seconds) / 3600
     usd = hours * (resources.gpus * float(cfg.costs.usd_per_gpu_hour) if resources.gpus
                    else float(cfg.costs.usd_per_cpu_hour))
+    sources = sorted({e.source for e in study.estimates.values()})
     for line in study.headline():
         print(line)
     print(f"  Ray: {where}; {resources}")
-    print(f"  estimate: {todo} x {seconds / 60:.1f} min ({source}) = about "
-          f"{waves * seconds / 60:.0f} min wall, {hours:.2f} device-hours, ${usd:.2f}"
-          f"{study.estimate_note}")
-    print(f"  {budget.plan(todo, seconds / 3600)}")
+    print(f"  estimate: {len(seconds)} trials, {sum(seconds) / 60:.1f} min of trial time "
+          f"({'; '.join(sources)}) = about {clock(wall)} wall, {hours:.2f} device-hours, "
+          f"${usd:.2f}{study.estimate_note}")
+    print(f"  {budget.plan([s / 3600 for s in seconds])}")
     print(f"  MLflow: experiment {ledger.experiment_name(cfg.study.name)} at "
           f"{tracking.tracking_uri(cfg)}")
     for line in study.trial_lines():
         print(f"    {line}")
+    return wall
 
 
 def baselines_command(cfg: DictConfig, overrides: list[str]) -> int:

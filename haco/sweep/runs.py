@@ -17,8 +17,11 @@ from haco.ledger import Status, Tag
 from haco.paths import data_root
 from haco.sweep.study import TrialSpec, storage_dir
 
+ESTIMATED_WALL = "sweep/estimated_wall_seconds"  # the plan's, beside sweep/wall_seconds
 
-def start_parent(client, experiment_id: str, cfg, planned: int, skipped: int) -> str:
+
+def start_parent(client, experiment_id: str, cfg, planned: int, skipped: int,
+                 estimated_wall: float) -> str:
     tags = {Tag.STUDY: str(cfg.study.name), Tag.TABLE: str(cfg.study.table),
             Tag.PROFILE: str(cfg.profile), Tag.DATA: str(cfg.data.source),
             Tag.LAUNCH: "true", **ledger.git_state()}
@@ -34,18 +37,22 @@ def start_parent(client, experiment_id: str, cfg, planned: int, skipped: int) ->
               "roots.store": tracking.tracking_uri(cfg)}
     tracking.log_dict_params(client, run_id, params)
     tracking.log_metrics(client, run_id, {"sweep/trials_planned": planned,
-                                          "sweep/trials_skipped": skipped})
+                                          "sweep/trials_skipped": skipped,
+                                          ESTIMATED_WALL: estimated_wall})
     return run_id
 
 
 def schedule_trials(client, experiment_id: str, cfg, specs: Iterable[TrialSpec],
-                    parent_id: str, existing: dict[str, object]) -> dict[str, str]:
+                    parent_id: str, existing: dict[str, object],
+                    estimates: dict[str, dict[str, str]]) -> dict[str, str]:
     """{trial key: run id}: the run an earlier launch left for the trial, or a new one;
-    all SCHEDULED under this launch's parent."""
+    all SCHEDULED under this launch's parent, tagged with their plan's estimate
+    (`estimates`: {trial key: tags}, haco/sweep/estimate.py)."""
     return {spec.key: ledger.schedule(
         client, experiment_id, f"{spec.row} s{spec.seed}",
-        ledger.trial_tags(spec.config, str(cfg.study.name), str(cfg.study.table), spec.row,
-                          parent_id), existing.get(spec.key)) for spec in specs}
+        {**ledger.trial_tags(spec.config, str(cfg.study.name), str(cfg.study.table),
+                             spec.row, parent_id), **estimates.get(spec.key, {})},
+        existing.get(spec.key)) for spec in specs}
 
 
 def settle(client, experiment_id: str, keys: list[str], errors: dict[str, str],

@@ -33,6 +33,7 @@ from haco.config import ConfigError
 from haco.ledger import SEARCH_OBJECTIVE as OBJECTIVE
 from haco.ledger import Outcome, Status, StoppedBy, Tag
 from haco.sweep import runs
+from haco.sweep.estimate import tags_of
 from haco.sweep.searchers import Resuming
 from haco.sweep.space import dimension, overrides_of
 from haco.sweep.study import TrialSpec, seed_list, storage_dir, trial_spec
@@ -108,6 +109,7 @@ class SearchStudy:
         self.cfg, self.plan = cfg, SearchPlan(cfg, overrides)
         self.earlier: list = []   # this search's trial runs from earlier launches
         self.left = self.plan.samples
+        self.estimates: dict = {}  # {the base trial's key: TrialEstimate}, set by the plan
 
     @property
     def done(self) -> int:
@@ -144,6 +146,11 @@ class SearchStudy:
     def past_runs(self) -> list:
         return self.earlier  # the estimate learns from this search's completed trials
 
+    def estimate_specs(self) -> list[TrialSpec]:
+        """What the plan estimates: the base trial, once per sample left (the samples vary
+        the searched keys, not the model's workload, unless the space searches it)."""
+        return [self.plan.base] * self.left
+
     estimate_note = " (at most: pruned trials take less)"
 
     @property
@@ -174,8 +181,10 @@ class SearchStudy:
         resumed = self.unfinished.get(_params_key(params))
         number = int(resumed.data.tags[Tag.SEARCH_TRIAL]) if resumed else next(self.numbers)
         spec = self.plan.trial(params, number)
+        estimate = self.estimates.get(self.plan.base.key)
         run_id = runs.schedule_trials(self.client, self.experiment, self.cfg, [spec],
-                                      self.parent, {spec.key: resumed} if resumed else {}
+                                      self.parent, {spec.key: resumed} if resumed else {},
+                                      {spec.key: tags_of(estimate)} if estimate else {}
                                       )[spec.key]
         ledger.set_tags(self.client, run_id, {
             Tag.SEARCH: self.plan.id, Tag.SEARCH_TRIAL: spec.row.split()[-1],

@@ -36,10 +36,10 @@ def test_either_cap_spends_the_budget_out():
 
 
 def test_the_plan_says_whether_the_estimate_fits():
-    assert "none" in budget().plan(10, 0.1)
-    assert "the estimate fits" in budget(device_hours=1.0).plan(10, 0.1)
-    assert "about 3 of 10 trials start" in budget(device_hours=0.25).plan(10, 0.1)
-    assert "about 2 of 10 trials start" in budget(usd=0.3, gpus=1).plan(10, 0.1)  # $0.2/trial
+    assert "none" in budget().plan([0.1] * 10)
+    assert "the estimate fits" in budget(device_hours=1.0).plan([0.1] * 10)
+    assert "about 3 of 10 trials start" in budget(device_hours=0.25).plan([0.1] * 10)
+    assert "about 2 of 10 trials start" in budget(usd=0.3, gpus=1).plan([0.1] * 10)  # $0.2/trial
 
 
 @pytest.mark.parametrize("key", ["device_hours", "usd"])

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from haco.sweep.console import StudyProgress, clock
+from haco.sweep.console import LiveLine, StudyProgress, clock
 
 
 class FakeTrial(SimpleNamespace):
@@ -100,3 +100,70 @@ def test_a_smoke_loss_study_prints_under_100_lines(sweep_data, tmp_path):
     assert done.returncode == 0, console[-3000:]
     assert len(lines) < 100, "\n".join(lines)
     assert "results of losses" in console and "finished VCB loss (Ours) s0" in console
+
+
+def test_the_status_line_shows_running_trials_epochs_and_the_plan_s_eta():
+    progress = StudyProgress(3, out=lambda line: None, estimated_wall=600)
+    a = trial("CE loss s0", epochs=4)
+    progress.on_trial_start(0, [], a)
+    status = progress.status()
+    assert "0 done · running CE loss s0 starting · 2 queued" in status
+    assert "ETA 9:5" in status or "ETA 10:00" in status  # the plan's, before any trial ended
+    progress.on_trial_result(0, [], a, {"epoch": 2, "val/f1": 0.41})
+    assert "running CE loss s0 epoch 2/4 val/f1 0.410" in progress.status()
+
+
+class FakeTerminal:
+    def __init__(self):
+        self.text = ""
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+    def screen(self):
+        """What a terminal shows: each \\r\\x1b[K clears the current row."""
+        rows = [""]
+        for part in self.text.split("\r\x1b[K"):
+            lines = part.split("\n")
+            rows[-1] = lines[0]  # the row was cleared: what follows replaces it
+            rows.extend(lines[1:])
+        return rows
+
+
+def test_a_live_line_stays_under_the_event_lines_and_is_cleared_at_the_end():
+    term = FakeTerminal()
+    live = LiveLine(term, every=3600)  # the ticker never fires during the test
+    progress = StudyProgress(2, live=live)
+    a = trial("CE loss s0")
+    progress.on_trial_start(0, [], a)
+    assert term.screen()[-2].endswith("started  CE loss s0")
+    assert "running CE loss s0 starting" in term.screen()[-1]  # the live line, redrawn
+    progress.on_trial_complete(0, [], a)
+    assert term.screen()[-2].split("] ", 1)[1].startswith("finished CE loss s0")
+    assert term.screen()[-1].split("] ", 1)[1].startswith("1 done · 1 queued")
+    progress.close()
+    assert term.screen()[-1] == ""  # the results print on a clean row
+    live.draw()  # a late tick draws nothing
+    assert term.screen()[-1] == ""
+
+
+def test_a_live_line_only_in_a_terminal_at_verbosity_1():
+    term = FakeTerminal()
+    assert LiveLine.wanted(1, term)
+    assert not LiveLine.wanted(0, term) and not LiveLine.wanted(2, term)
+    assert not LiveLine.wanted(1, SimpleNamespace(isatty=lambda: False))
+
+
+def test_the_progress_pickles_with_its_live_line():  # Ray Tune pickles its callbacks
+    import pickle
+
+    progress = StudyProgress(2, live=LiveLine(FakeTerminal(), every=3600))
+    copy = pickle.loads(pickle.dumps(progress))
+    assert copy.total == 2 and copy.live.every == 3600
+    progress.close()

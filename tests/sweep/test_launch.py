@@ -9,7 +9,6 @@ import pytest
 from haco import ledger, tracking
 from haco.config import ConfigError
 from haco.sweep import launch
-from haco.sweep.launch import seconds_per_trial
 
 ROWS = {  # two cells of each study, small backbones only
     "losses": "[CE loss,'VCB loss (Ours)']",
@@ -32,6 +31,20 @@ def runs_of(cfg, kind=None):
     runs = [r for r in runs if r.data.tags.get("haco.kind") != "baseline"]
     children = [r for r in runs if "haco.row" in r.data.tags]
     return children, [r for r in runs if r not in children]
+
+
+def next_estimates(cfg, args):
+    """[(spec, its estimate)] of every trial of the study, as a next plan makes them."""
+    from haco.sweep.estimate import Estimator, cache_dir_of
+    from haco.sweep.launch import study_of
+    from haco.sweep.resources import nodes, per_trial
+    from haco.sweep.study import storage_dir
+
+    study, client = study_of(cfg, args), tracking.client(cfg)
+    study.look_up(client, client.get_experiment_by_name(f"haco/{cfg.study.name}").experiment_id)
+    estimator = Estimator(cfg, per_trial(cfg, nodes()), study.specs, study.past_runs(),
+                          cache_dir_of(storage_dir(cfg, "")))
+    return [(spec, estimator.of(spec)) for spec in study.specs]
 
 
 @pytest.mark.parametrize("name", sorted(ROWS))
@@ -71,8 +84,11 @@ def test_a_study_runs_logs_the_schema_and_a_rerun_launches_nothing(study, name, 
         assert ratios and min(ratios) > 1  # Table 1: every training set's imbalance
         assert tags["haco.checkpoint"].endswith("last.pt")
         assert metrics["sweep/trial_seconds"] > 0
-    seconds, source = seconds_per_trial(cfg, children)  # the next plan's estimate
-    assert source == "median of 2 finished runs" and 0 < seconds < 600
+    for spec, made in next_estimates(cfg, args):  # the next plan's: from these runs
+        run = next(r for r in children if ledger.trial_key(r) == spec.key)
+        assert made.family == run.data.tags["haco.cost_family"]
+        assert "finished run(s) of its family" in made.source
+        assert float(run.data.tags["haco.estimate_seconds"]) > 0
     keys = {r.data.tags["haco.data_key"] for r in children}  # datasets: one per mix
     baselines = runs_of(cfg, "baseline")
     assert {r.info.status for r in baselines} == {"FINISHED"}
@@ -174,8 +190,8 @@ def test_a_stale_launch_is_resumed_into_the_same_runs(study):
     client = tracking.client(cfg)
     experiment = tracking.experiment_id(client, cfg, "sampling")
     specs = expand(cfg, args)
-    old_parent = study_runs.start_parent(client, experiment, cfg, 2, 0)
-    left = study_runs.schedule_trials(client, experiment, cfg, specs, old_parent, {})
+    old_parent = study_runs.start_parent(client, experiment, cfg, 2, 0, 0.0)
+    left = study_runs.schedule_trials(client, experiment, cfg, specs, old_parent, {}, {})
     for run_id in left.values():  # their trials had started (a SIGKILL came mid-trial)
         ledger.start(client, run_id)
     assert launch(cfg, args) == 0
@@ -187,7 +203,7 @@ def test_a_stale_launch_is_resumed_into_the_same_runs(study):
     assert list(statuses.values()) == ["FINISHED"]
     # A driver killed after its last trial leaves only its parent open: a re-run that has
     # nothing to launch still closes it.
-    orphan = study_runs.start_parent(client, experiment, cfg, 0, 2)
+    orphan = study_runs.start_parent(client, experiment, cfg, 0, 2, 0.0)
     assert launch(cfg, args) == 0
     assert client.get_run(orphan).info.status == "KILLED"
 

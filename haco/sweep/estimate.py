@@ -1,0 +1,320 @@
+"""The plan's estimate: what each trial will take, from what it will cost where it runs.
+
+    trial seconds = overhead + build + steps x step + eval batches x eval batch
+                    + epochs x checkpoint + 13 x forward (the fps measurement)
+
+The counts (a `Workload`) come from the trial's config alone: the training samples of its
+splits (a twin's size is a function of the profile, a real split's is on disk), its batch
+size, epochs and `steps_per_epoch`, its validation and test sets. The unit costs
+(`UnitCosts`) of its model are measured once, where the trials run: a Ray task with one
+trial's resources builds the model and times a few training steps, evaluation batches,
+batch-1 forwards and one checkpoint save, on random images of the profile's size; the
+measurements are cached per model and device in `<sweep.storage_path>/calibration/`
+(shared by every node on a cluster), so a plan measures only models it has not met.
+
+Finished runs refine it: each trial run is tagged with its cost family (model, device
+share and workload) and its estimate. A trial whose family has finished runs in the study
+is estimated by their median wall time; otherwise the calibrated estimate is scaled by the
+median of actual / estimated over the study's finished runs that carry an estimate. The
+per-trial overhead (Ray, MLflow, data loading, the test heatmaps) is a per-profile prior
+until then. `haco bench estimate` prints estimate against actual per trial and per launch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from haco.config import digest
+from haco.ledger import TRIAL_SECONDS, Status, Tag
+
+CALIBRATION_VERSION = 1   # bump when what `measure` times changes: old entries then miss
+FPS_FORWARDS = 13         # haco.train.loop.static_costs: 3 warm-up + 10 timed forwards
+TIMED_STEPS = 2           # training steps timed after one warm-up step
+TIMED_EVAL = 2            # evaluation batches timed after one warm-up batch
+# Per-trial seconds outside the model's work (Ray's trial start, MLflow logging and
+# provenance, reading the shards, four test heatmaps), before finished runs measure them.
+OVERHEAD_SECONDS = {"smoke": 6.0, "quick": 15.0, "paper": 120.0}
+# Once per launch: Ray Tune starting and the first trial process importing torch and MLflow
+# (later trials reuse it).
+LAUNCH_SECONDS = 10.0
+RULE_OF_THUMB_SECONDS = {"smoke": 20.0, "quick": 120.0, "paper": 8 * 3600.0}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How much of each kind of work one trial does."""
+
+    train_steps: int      # optimizer steps over all epochs
+    eval_batches: int     # validation batches over all epochs + the test sets' batches
+    checkpoints: int      # one save per epoch
+    forwards: int = FPS_FORWARDS
+
+
+@dataclass(frozen=True)
+class UnitCosts:
+    """Seconds of each unit of work for one model on one device share."""
+
+    build: float          # constructing the model (random weights) and moving it
+    step: float           # one training step at the profile's batch size
+    eval_batch: float     # one evaluation batch (no gradients)
+    forward: float        # one batch-1 forward
+    checkpoint: float     # one torch.save of the model and optimizer states
+
+    def seconds(self, work: Workload) -> float:
+        return (self.build + work.train_steps * self.step + work.eval_batches * self.eval_batch
+                + work.forwards * self.forward + work.checkpoints * self.checkpoint)
+
+
+@dataclass(frozen=True)
+class TrialEstimate:
+    seconds: float
+    source: str           # how it was made, for the plan
+    family: str           # the cost family it is tagged with
+
+
+# ---------------------------------------------------------------------------- counting
+
+
+def split_size(cfg, name: str, split: str) -> int | None:
+    """Samples in a dataset's split as the trial will read it, without generating it: a
+    twin's size from the profile, a real split's from its shards (None if not imported)."""
+    from haco.data.catalogue import source_name, split_dir
+    from haco.data.registry import get_dataset
+    from haco.data.shards import SplitReader
+    from haco.synth.layout import split_sizes
+    from haco.synth.twins import get_twin
+
+    source = source_name(cfg, name)
+    if cfg.data.source == "synthetic":
+        return split_sizes(cfg, get_twin(source)).get(split, 0)
+    try:
+        size = len(SplitReader(split_dir(cfg, source, split)))
+    except FileNotFoundError:
+        return None
+    stride = get_dataset(source).train_stride
+    if split == "train" and cfg.loader.apply_strides and stride > 1:
+        size = math.ceil(size / stride)
+    return size
+
+
+def workload(cfg) -> Workload | None:
+    """The trial's counts, or None when a split it reads is not there to count."""
+    from haco.data.catalogue import dataset_names
+
+    sizes = {}
+    for role, split in (("train", "train"), ("val", "val"), ("test", "test")):
+        counted = [split_size(cfg, n, split) for n in dataset_names(cfg, role)]
+        if any(c is None for c in counted):
+            return None
+        sizes[role] = counted
+    batch, epochs = int(cfg.loader.batch_size), int(cfg.train.epochs)
+    steps = sum(sizes["train"]) // batch  # full batches only
+    if cfg.train.steps_per_epoch:
+        steps = min(steps, int(cfg.train.steps_per_epoch))
+    val = math.ceil(sum(sizes["val"]) / batch)  # one mixed loader, the last batch partial
+    test = sum(math.ceil(n / batch) for n in sizes["test"])  # one loader per test set
+    return Workload(steps * epochs, val * epochs + test, epochs)
+
+
+# ---------------------------------------------------------------------------- calibration
+
+
+def model_key(cfg, resources) -> str:
+    """What a model's unit costs depend on: its shapes, input, batch, precision, and the
+    share of a device it gets (not its weights' values, its loss or its data)."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    model.pop("pretrained", None)
+    model.pop("threshold", None)
+    return digest({"version": CALIBRATION_VERSION, "model": model,
+                   "levels": list(cfg.loss.levels), "image": int(cfg.data.image_size),
+                   "batch": int(cfg.loader.batch_size), "precision": str(cfg.train.precision),
+                   "compile": bool(cfg.train.compile), "cpus": resources.cpus,
+                   "gpus": resources.gpus})
+
+
+def device_name() -> str:
+    """The device a measurement ran on: the GPU's name, else the CPU's model and the
+    torch threads the trial gets."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cpu} x{torch.get_num_threads()} threads"
+
+
+def timed(fn, repeat: int, device) -> float:
+    """Mean seconds of `fn()` over `repeat` calls, after one untimed warm-up call."""
+    from haco.model.costs import sync
+
+    fn()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    sync(device)
+    return (time.perf_counter() - start) / repeat
+
+
+def measure(cfg: dict, scratch: Path) -> UnitCosts:
+    """The unit costs of the trial config `cfg`'s model, on this process's device."""
+    import torch
+
+    from haco.model import model_from_config
+    from haco.model.costs import sync
+    from haco.train.loop import autocast_for, pick_device
+
+    cfg = OmegaConf.merge(OmegaConf.create(cfg), {"model": {"pretrained": None}})
+    device = pick_device()
+    size, batch = int(cfg.data.image_size), int(cfg.loader.batch_size)
+    start = time.perf_counter()
+    model = model_from_config(cfg).to(device)
+    sync(device)
+    build = time.perf_counter() - start
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    autocast = autocast_for(cfg, device)
+    images = torch.rand(batch, 3, size, size, device=device)
+
+    def step():
+        with autocast():
+            logits = model.train()(images)
+        loss = sum(level.float().mean() for level in logits.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def evaluate(batch_images=images):
+        with torch.no_grad(), autocast():
+            torch.sigmoid(model.eval()(batch_images)[778])
+
+    one = images[:1]
+    costs = {"build": build, "step": timed(step, TIMED_STEPS, device),
+             "eval_batch": timed(evaluate, TIMED_EVAL, device),
+             "forward": timed(lambda: evaluate(one), 3, device)}
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        start = time.perf_counter()
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()},
+                   Path(tmp) / "checkpoint.pt")
+        costs["checkpoint"] = time.perf_counter() - start
+    return UnitCosts(**costs)
+
+
+def calibrate_here(configs: dict[str, dict], cache_dir: str) -> tuple[str, dict[str, dict]]:
+    """(device, {model key: unit costs}) for every config, measuring only those the cache
+    of this device lacks; runs inside a Ray task with one trial's resources."""
+    from haco.atomic import write_json
+    from haco.train.loop import set_threads
+
+    first = next(iter(configs.values()))
+    set_threads(OmegaConf.create(first))
+    device = device_name()
+    path = Path(cache_dir) / f"{digest(device)}.json"
+    cached = json.loads(path.read_text()) if path.is_file() else {"device": device, "models": {}}
+    missing = [k for k in configs if k not in cached["models"]]
+    for key in missing:
+        cached["models"][key] = asdict(measure(configs[key], Path(cache_dir)))
+    if missing:
+        write_json(path, cached)
+    return device, {k: cached["models"][k] for k in configs}
+
+
+def calibrate(specs, resources, cache_dir: Path) -> tuple[str, dict[str, UnitCosts]]:
+    """(device, {model key: UnitCosts}) for the models of `specs`, measured (or read from
+    the cache) by a Ray task that gets exactly what one trial gets."""
+    import ray
+
+    configs = {}
+    for spec in specs:
+        configs.setdefault(model_key(spec.config, resources), spec.cfg)
+    task = ray.remote(num_cpus=resources.cpus, num_gpus=resources.gpus)(calibrate_here)
+    device, found = ray.get(task.remote(configs, str(cache_dir)))
+    return device, {k: UnitCosts(**v) for k, v in found.items()}
+
+
+# ---------------------------------------------------------------------------- the estimate
+
+
+class Estimator:
+    """Every trial's estimate for one launch: by its family's finished runs where the study
+    has some, else calibrated (and scaled by how earlier estimates fared)."""
+
+    def __init__(self, cfg, resources, specs, past_runs, cache_dir: Path):
+        self.profile, self.resources = str(cfg.profile), resources
+        self.fixed = (float(cfg.sweep.estimate_seconds) if cfg.sweep.estimate_seconds
+                      else None)
+        self.work = {s.key: workload(s.config) for s in specs}
+        finished = [r for r in past_runs if r.info.status == Status.FINISHED
+                    and TRIAL_SECONDS in r.data.metrics]
+        self.by_family: dict[str, list[float]] = {}
+        for run in finished:
+            family = run.data.tags.get(Tag.COST_FAMILY)
+            if family:
+                self.by_family.setdefault(family, []).append(run.data.metrics[TRIAL_SECONDS])
+        ratios = [r.data.metrics[TRIAL_SECONDS] / float(r.data.tags[Tag.ESTIMATE])
+                  for r in finished if float(r.data.tags.get(Tag.ESTIMATE, 0) or 0) > 0]
+        self.ratio = (statistics.median(ratios), len(ratios)) if ratios else None
+        to_measure = [s for s in specs if self.fixed is None and self.work[s.key] is not None
+                      and self.family(s) not in self.by_family]
+        self.device, self.units = (calibrate(to_measure, resources, cache_dir) if to_measure
+                                   else ("", {}))
+
+    def family(self, spec) -> str:
+        """Trials that cost the same: one model on one device share, one workload."""
+        work = self.work[spec.key]
+        return digest({"model": model_key(spec.config, self.resources),
+                       "work": asdict(work) if work else spec.config_hash})
+
+    def of(self, spec) -> TrialEstimate:
+        family = self.family(spec)
+        if self.fixed is not None:
+            return TrialEstimate(self.fixed, "sweep.estimate_seconds", family)
+        past = self.by_family.get(family)
+        if past:
+            return TrialEstimate(statistics.median(past),
+                                 f"median of {len(past)} finished run(s) of its family", family)
+        work = self.work[spec.key]
+        if work is None:
+            return TrialEstimate(RULE_OF_THUMB_SECONDS.get(self.profile, 600.0),
+                                 "rule of thumb: its data is not there to count", family)
+        units = self.units[model_key(spec.config, self.resources)]
+        seconds = OVERHEAD_SECONDS.get(self.profile, 60.0) + units.seconds(work)
+        if self.ratio:
+            ratio, n = self.ratio
+            return TrialEstimate(seconds * ratio, f"calibrated on {self.device}, x {ratio:.2f} "
+                                 f"(actual/estimate of {n} finished run(s))", family)
+        return TrialEstimate(seconds, f"calibrated on {self.device}", family)
+
+
+def wall_seconds(seconds: list[float], concurrent: int) -> float:
+    """The launch's wall time when trials of these durations run `concurrent` at a time,
+    each starting as soon as a slot frees up, in order, after the launch's own start."""
+    slots = [0.0] * max(1, concurrent)
+    for s in seconds:
+        slots[slots.index(min(slots))] += s
+    return LAUNCH_SECONDS + max(slots) if seconds else 0.0
+
+
+def tags_of(estimate: TrialEstimate) -> dict[str, str]:
+    """What a trial run carries of its estimate, for later launches and `haco bench`."""
+    return {Tag.COST_FAMILY: estimate.family, Tag.ESTIMATE: f"{estimate.seconds:.1f}"}
+
+
+def cache_dir_of(storage) -> Path:
+    return Path(storage) / "calibration"
+
