@@ -142,12 +142,19 @@ class StudyProgress(Callback):
 
     def eta(self) -> float | None:
         """Seconds left: the ended trials' pace, or before any ended the plan's estimate."""
-        ended, elapsed = self.done + self.failed, time.monotonic() - self.start
+        now = time.monotonic()
+        ended, elapsed = self.done + self.failed, now - self.start
         if ended and self.first_start is not None:
-            return (time.monotonic() - self.first_start) / ended * (self.total - ended)
+            per = (now - self.first_start - self._running_for(now, None)) / ended
+            return max(per * (self.total - ended) - self._running_for(now, per), 0.0)
         if self.estimated_wall:
             return max(self.estimated_wall - elapsed, 0.0)
         return None
+
+    def _running_for(self, now: float, cap: float | None) -> float:
+        """Seconds the running trials have run (each at most `cap`): work already done."""
+        spent = [now - self.started.get(name, now) for name in self.running]
+        return sum(spent if cap is None else (min(s, cap) for s in spent))
 
     def status(self) -> str:
         """The live line: the counts, each running trial's epoch and latest metric."""

@@ -31,16 +31,17 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from omegaconf import OmegaConf
 
 from haco.config import digest
 from haco.ledger import TRIAL_SECONDS, Status, Tag
 
-CALIBRATION_VERSION = 1   # bump when what `measure` times changes: old entries then miss
+CALIBRATION_VERSION = 2   # bump when what `measure` times changes: cached entries then miss
 FPS_FORWARDS = 13         # haco.train.loop.static_costs: 3 warm-up + 10 timed forwards
-TIMED_STEPS = 2           # training steps timed after one warm-up step
-TIMED_EVAL = 2            # evaluation batches timed after one warm-up batch
+WARMUP = 2                # untimed calls before a unit is timed
+TIMING_SECONDS = 2.0      # a unit is timed until its calls add up to this (2 to 8 calls)
 # Per-trial seconds outside the model's work (Ray's trial start, MLflow logging and
 # provenance, reading the shards, four test heatmaps), before finished runs measure them.
 OVERHEAD_SECONDS = {"smoke": 6.0, "quick": 15.0, "paper": 120.0}
@@ -130,13 +131,13 @@ def workload(cfg) -> Workload | None:
 
 
 def model_key(cfg, resources) -> str:
-    """What a model's unit costs depend on: its shapes, input, batch, precision, and the
-    share of a device it gets (not its weights' values, its loss or its data)."""
+    """What a model's unit costs depend on: its shapes and objective, input, batch,
+    precision, and the share of a device it gets (not its weights' values or its data)."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
     model.pop("pretrained", None)
     model.pop("threshold", None)
-    return digest({"version": CALIBRATION_VERSION, "model": model,
-                   "levels": list(cfg.loss.levels), "image": int(cfg.data.image_size),
+    return digest({"model": model, "loss": OmegaConf.to_container(cfg.loss, resolve=True),
+                   "image": int(cfg.data.image_size),
                    "batch": int(cfg.loader.batch_size), "precision": str(cfg.train.precision),
                    "compile": bool(cfg.train.compile), "cpus": resources.cpus,
                    "gpus": resources.gpus})
@@ -158,17 +159,23 @@ def device_name() -> str:
     return f"{cpu} x{torch.get_num_threads()} threads"
 
 
-def timed(fn, repeat: int, device) -> float:
-    """Mean seconds of `fn()` over `repeat` calls, after one untimed warm-up call."""
+def timed(fn, device, warmup: int = WARMUP, least: int = 2, most: int = 8,
+          seconds: float = TIMING_SECONDS) -> float:
+    """Median seconds of `fn()` after `warmup` untimed calls: at least `least` timed calls,
+    more (up to `most`) while they add up to under `seconds` (the first calls of a small
+    model on a CPU run slow while kernels are chosen; a large one is timed twice)."""
     from haco.model.costs import sync
 
-    fn()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeat):
+    for _ in range(warmup):
         fn()
     sync(device)
-    return (time.perf_counter() - start) / repeat
+    times: list[float] = []
+    while len(times) < least or (len(times) < most and sum(times) < seconds):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def measure(cfg: dict, scratch: Path) -> UnitCosts:
@@ -177,35 +184,40 @@ def measure(cfg: dict, scratch: Path) -> UnitCosts:
 
     from haco.model import model_from_config
     from haco.model.costs import sync
-    from haco.train.loop import autocast_for, pick_device
+    from haco.train.loop import autocast_for, pick_device, train_step
 
-    cfg = OmegaConf.merge(OmegaConf.create(cfg), {"model": {"pretrained": None}})
+    # Random weights (no file to read), and no divergence check to trip on random labels.
+    cfg = OmegaConf.merge(OmegaConf.create(cfg), {"model": {"pretrained": None},
+                                                  "train": {"max_grad_norm": float("inf")}})
     device = pick_device()
     size, batch = int(cfg.data.image_size), int(cfg.loader.batch_size)
     start = time.perf_counter()
     model = model_from_config(cfg).to(device)
     sync(device)
     build = time.perf_counter() - start
+    objective = dummy_objective(cfg).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
     autocast = autocast_for(cfg, device)
     images = torch.rand(batch, 3, size, size, device=device)
+    batch_of = {"image": images,
+                "contacts": torch.rand(batch, 778, generator=torch.Generator().manual_seed(0)) < 0.1}
+    # The trial's own step (haco.train.loop.train_step): forward, objective, the checks,
+    # backward, the gradient norm, AdamW; over what it reads of a Training.
+    training = SimpleNamespace(cfg=cfg, device=device, model=model.train(), objective=objective,
+                               optimizer=optimizer, autocast=autocast)
+    generator = torch.Generator(device).manual_seed(0)
 
     def step():
-        with autocast():
-            logits = model.train()(images)
-        loss = sum(level.float().mean() for level in logits.values())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(training, batch_of, 0, 0, generator)
 
     def evaluate(batch_images=images):
         with torch.no_grad(), autocast():
             torch.sigmoid(model.eval()(batch_images)[778])
 
     one = images[:1]
-    costs = {"build": build, "step": timed(step, TIMED_STEPS, device),
-             "eval_batch": timed(evaluate, TIMED_EVAL, device),
-             "forward": timed(lambda: evaluate(one), 3, device)}
+    costs = {"build": build, "step": timed(step, device),
+             "eval_batch": timed(evaluate, device),
+             "forward": timed(lambda: evaluate(one), device)}
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         start = time.perf_counter()
@@ -215,9 +227,25 @@ def measure(cfg: dict, scratch: Path) -> UnitCosts:
     return UnitCosts(**costs)
 
 
-def calibrate_here(configs: dict[str, dict], cache_dir: str) -> tuple[str, dict[str, dict]]:
-    """(device, {model key: unit costs}) for every config, measuring only those the cache
-    of this device lacks; runs inside a Ray task with one trial's resources."""
+def dummy_objective(cfg):
+    """The trial's objective (its loss, auxiliary terms and levels) built on made-up label
+    counts: the counts change its weights, not what it computes."""
+    import numpy as np
+
+    from haco.hand import load_hand
+    from haco.losses import build_objective
+
+    hand = load_hand(cfg.hand.mano_path)
+    counts = {lv: np.full((2, lv), 10.0) for lv in {778, *cfg.loss.levels}}
+    return build_objective(cfg.loss, counts, np.full(778, 0.1), hand.regressors,
+                           hand.adjacency, int(cfg.train.epochs), faces=hand.faces)
+
+
+def calibrate_here(configs: dict[str, dict], cache_dir: str
+                   ) -> tuple[str, dict[str, dict], int]:
+    """(device, {model key: unit costs}, how many were measured) for every config,
+    measuring only those the cache of this device lacks; runs inside a Ray task with one
+    trial's resources."""
     from haco.atomic import write_json
     from haco.train.loop import set_threads
 
@@ -226,25 +254,27 @@ def calibrate_here(configs: dict[str, dict], cache_dir: str) -> tuple[str, dict[
     device = device_name()
     path = Path(cache_dir) / f"{digest(device)}.json"
     cached = json.loads(path.read_text()) if path.is_file() else {"device": device, "models": {}}
-    missing = [k for k in configs if k not in cached["models"]]
+    entry = {k: f"v{CALIBRATION_VERSION}:{k}" for k in configs}  # a new `measure`: new entries
+    missing = [k for k in configs if entry[k] not in cached["models"]]
     for key in missing:
-        cached["models"][key] = asdict(measure(configs[key], Path(cache_dir)))
+        cached["models"][entry[key]] = asdict(measure(configs[key], Path(cache_dir)))
     if missing:
         write_json(path, cached)
-    return device, {k: cached["models"][k] for k in configs}
+    return device, {k: cached["models"][entry[k]] for k in configs}, len(missing)
 
 
-def calibrate(specs, resources, cache_dir: Path) -> tuple[str, dict[str, UnitCosts]]:
-    """(device, {model key: UnitCosts}) for the models of `specs`, measured (or read from
-    the cache) by a Ray task that gets exactly what one trial gets."""
+def calibrate(specs, resources, cache_dir: Path) -> tuple[str, dict[str, UnitCosts], int]:
+    """(device, {model key: UnitCosts}, how many were measured now) for the models of
+    `specs`, measured (or read from the cache) by a Ray task that gets exactly what one
+    trial gets."""
     import ray
 
     configs = {}
     for spec in specs:
         configs.setdefault(model_key(spec.config, resources), spec.cfg)
     task = ray.remote(num_cpus=resources.cpus, num_gpus=resources.gpus)(calibrate_here)
-    device, found = ray.get(task.remote(configs, str(cache_dir)))
-    return device, {k: UnitCosts(**v) for k, v in found.items()}
+    device, found, measured = ray.get(task.remote(configs, str(cache_dir)))
+    return device, {k: UnitCosts(**v) for k, v in found.items()}, measured
 
 
 # ---------------------------------------------------------------------------- the estimate
@@ -271,8 +301,13 @@ class Estimator:
         self.ratio = (statistics.median(ratios), len(ratios)) if ratios else None
         to_measure = [s for s in specs if self.fixed is None and self.work[s.key] is not None
                       and self.family(s) not in self.by_family]
-        self.device, self.units = (calibrate(to_measure, resources, cache_dir) if to_measure
-                                   else ("", {}))
+        started = time.monotonic()
+        self.device, self.units, measured = (calibrate(to_measure, resources, cache_dir)
+                                             if to_measure else ("", {}, 0))
+        self.calibration = (f"calibration: {measured} model(s) measured in "
+                            f"{time.monotonic() - started:.0f} s on one trial's resources, "
+                            f"{len(self.units) - measured} from the cache in {cache_dir}"
+                            if self.units else "")
 
     def family(self, spec) -> str:
         """Trials that cost the same: one model on one device share, one workload."""

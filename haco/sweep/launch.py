@@ -206,18 +206,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def plan_estimates(cfg, study, resources: Resources) -> dict[str, TrialEstimate]:
-    """{trial key: its estimate} of every trial left to run (haco/sweep/estimate.py)."""
+def plan_estimates(cfg, study, resources: Resources) -> tuple[dict[str, TrialEstimate], str]:
+    """({trial key: its estimate} of every trial left to run, the calibration's line)
+    (haco/sweep/estimate.py)."""
     specs = study.estimate_specs()
     estimator = Estimator(cfg, resources, specs, study.past_runs(),
                           cache_dir_of(storage_dir(cfg, "")))
-    return {s.key: estimator.of(s) for s in specs}
+    return {s.key: estimator.of(s) for s in specs}, estimator.calibration
 
 
 def print_plan(cfg, study, resources: Resources, where: str, budget: Budget) -> float:
     """What the launch will do: the study's trials, Ray, the estimate, the budget, MLflow;
     returns the estimated wall seconds of its trials."""
-    study.estimates = plan_estimates(cfg, study, resources)
+    study.estimates, calibration = plan_estimates(cfg, study, resources)
     seconds = [study.estimates[s.key].seconds for s in study.estimate_specs()]
     wall = wall_seconds(seconds, resources.concurrent)
     hours = sum(seconds) / 3600
@@ -230,6 +231,8 @@ def print_plan(cfg, study, resources: Resources, where: str, budget: Budget) -> 
     print(f"  estimate: {len(seconds)} trials, {sum(seconds) / 60:.1f} min of trial time "
           f"({'; '.join(sources)}) = about {clock(wall)} wall, {hours:.2f} device-hours, "
           f"${usd:.2f}{study.estimate_note}")
+    if calibration:
+        print(f"  {calibration}")
     print(f"  {budget.plan([s / 3600 for s in seconds])}")
     print(f"  MLflow: experiment {ledger.experiment_name(cfg.study.name)} at "
           f"{tracking.tracking_uri(cfg)}")

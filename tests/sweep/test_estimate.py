@@ -78,10 +78,10 @@ def test_calibration_is_cached_per_device(twin_root, tmp_path, monkeypatch):
     calls = []
     fake = UnitCosts(1.0, 0.1, 0.01, 0.001, 0.5)
     monkeypatch.setattr(estimate, "measure", lambda c, scratch: calls.append(c) or fake)
-    device, first = estimate.calibrate_here({"m1": cfg}, str(tmp_path))
-    assert calls == [cfg] and first == {"m1": vars(fake)} and device
-    _, again = estimate.calibrate_here({"m1": cfg, "m2": cfg}, str(tmp_path))
-    assert len(calls) == 2 and set(again) == {"m1", "m2"}  # only m2 was measured
+    device, first, measured = estimate.calibrate_here({"m1": cfg}, str(tmp_path))
+    assert calls == [cfg] and first == {"m1": vars(fake)} and device and measured == 1
+    _, again, measured = estimate.calibrate_here({"m1": cfg, "m2": cfg}, str(tmp_path))
+    assert len(calls) == 2 and set(again) == {"m1", "m2"} and measured == 1  # only m2
 
 
 def test_the_model_key_ignores_what_does_not_change_the_cost(twin_root):
@@ -120,7 +120,8 @@ def no_ray(monkeypatch):
 
     def fake(specs, resources, cache_dir):
         asked.extend(specs)
-        return "test device", {estimate.model_key(s.config, resources): UNITS for s in specs}
+        return ("test device", {estimate.model_key(s.config, resources): UNITS for s in specs},
+                len(specs))
     monkeypatch.setattr(estimate, "calibrate", fake)
     return asked
 
