@@ -21,6 +21,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("data", "synth"): ("data_synth", "haco.synth.generate:synth_command"),
     ("data", "stats"): ("data_stats", "haco.synth.stats:stats_command"),
     ("data", "import"): ("data_import", "haco.data.importer:import_command"),
+    ("data", "verify"): ("data_verify", "haco.data.verify:verify_command"),
     ("bench", "labels"): ("bench_labels", "haco.bench.labels:bench_command"),
     ("bench", "synth"): ("bench_synth", "haco.bench.synth:bench_command"),
     ("bench", "loader"): ("bench_loader", "haco.bench.loader:bench_command"),

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from haco.atomic import replace_dir, write_json
+from haco.data import integrity
 from haco.data.import_report import Tally, failure_message, make_report
 from haco.data.import_request import ImportRequest, ImportRequestError, make_request
 from haco.data.records import RecordError, Sample, list_records, read_sample
@@ -102,6 +103,7 @@ def run_import(request: ImportRequest, records: list[Path]) -> tuple[Tally, dict
         tally = build_split(request, records, staging)
         passed = tally.passes(request.max_failures)
         if passed:
+            integrity.seal(staging)  # its shards, so a deleted one is noticed
             ensure_stats(staging)  # computed before the swap: the split arrives complete
             # A previous import is set aside under a `retired` name that clean_leftovers
             # knows: a crash between the two renames leaves it there, to be put back.

@@ -6,17 +6,17 @@ One directory per dataset split (the caller picks the path) holds numbered shard
                            contacts.npy  (n, 98) uint8, np.packbits of 778 bools (bit order "big")
                            vertices.npy  (n, 778, 3) float32, metres
                            meta.json     format_version, count, image_size, dataset, split,
-                                         group, ids, non_contact
-    <split_dir>/stats.npz  cached label statistics (Balanced Contact Sampling, class-balanced
-                           losses), recomputed when the set of shards changes
+                                         group, ids, non_contact, digests (of the arrays)
+    <split_dir>/stats.npz  cached label statistics, recomputed when the shards change
+    <split_dir>/manifest.json  the complete split's shards (haco/data/integrity.py checks
+                           it and the digests on open)
 
 A shard is written into a hidden sibling `.shard-00000.partial-<pid>` and renamed into place,
 so a directory named `shard-NNNNN` is complete by construction: a killed writer leaves only a
 `.partial` entry, which readers ignore and writers remove. Concurrent writers must write
 distinct shard indices (a generator hands out indices; resume skips `completed_shards`).
 
-Readers memory-map every array (`np.load(mmap_mode="r")`): opening a split costs the page
-cache, not RAM, so many trials on one node share a single copy of the data.
+Readers memory-map every array: many trials on one node share one copy in the page cache.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from haco.atomic import replace_dir
+from haco.data import integrity
+from haco.data.integrity import CorruptShardError
 from haco.data.registry import GROUPS
 from haco.labels import NUM_HAND_VERTICES
 
@@ -46,7 +48,6 @@ STATS_FILE = "stats.npz"
 _SHARD_RE = re.compile(r"^shard-(\d{5,})$")
 _PARTIAL_RE = re.compile(r"^\..+\.partial-")
 _META_KEYS = {"dataset", "split", "group", "ids", "non_contact"}
-_REGENERATE = "regenerate it with `haco data synth` or re-import it with `haco data import`"
 
 
 class ShardVersionError(ValueError):
@@ -101,6 +102,7 @@ def write_shard(split_dir, index: int, images, contacts, vertices, meta: dict,
         np.save(partial / "images.npy", images)
         np.save(partial / "contacts.npy", pack_contacts(contacts))
         np.save(partial / "vertices.npy", vertices)
+        meta_json["digests"] = integrity.digests(partial)
         (partial / "meta.json").write_text(json.dumps(meta_json))
         _move_into_place(partial, final)
     except BaseException:
@@ -110,8 +112,7 @@ def write_shard(split_dir, index: int, images, contacts, vertices, meta: dict,
 
 
 def _move_into_place(partial: Path, final: Path) -> None:
-    """Rename `partial` to `final`; the split's cached stats are dropped first when a shard
-    is replaced, since they describe it."""
+    """Rename `partial` to `final`; replacing a shard drops the stats that describe it."""
     if final.exists():
         (final.parent / STATS_FILE).unlink(missing_ok=True)
     # The retired shard keeps a `.partial` name: readers skip it, clean_partials removes it.
@@ -206,7 +207,8 @@ def _read_meta(shard_dir: Path) -> dict:
     if version != FORMAT_VERSION:
         raise ShardVersionError(
             f"{shard_dir} has shard format version {version}, this haco reads version "
-            f"{FORMAT_VERSION}: it was written by another haco version; {_REGENERATE}")
+            f"{FORMAT_VERSION}: it was written by another haco version; "
+            f"{integrity.rebuild_advice(shard_dir.parent)}")
     return meta
 
 
@@ -235,18 +237,18 @@ class Shard:
 
 
 def open_shard(shard_dir) -> Shard:
-    """Memory-map one shard, checking its version and that its arrays match its meta."""
+    """Memory-map one shard, checking its version, digests and shapes against its meta."""
     shard_dir = Path(shard_dir)
+    integrity.check_shard(shard_dir)
     meta = _read_meta(shard_dir)
-    arrays = {k: np.load(shard_dir / f"{k}.npy", mmap_mode="r")
-              for k in ("images", "contacts", "vertices")}
+    arrays = integrity.map_arrays(shard_dir)
     n, (h, w) = meta["count"], meta["image_size"]
     expected = {"images": (n, h, w, 3), "contacts": (n, PACKED_CONTACT_BYTES),
                 "vertices": (n, NUM_HAND_VERTICES, 3)}
     for key, shape in expected.items():
         if arrays[key].shape != shape:
-            raise ValueError(f"{shard_dir}/{key}.npy has shape {arrays[key].shape}, its "
-                             f"meta.json implies {shape}: the shard is corrupt; {_REGENERATE}")
+            raise CorruptShardError(shard_dir, f"{key}.npy has shape {arrays[key].shape}, its "
+                                    f"meta.json implies {shape}")
     return Shard(shard_dir.name, meta=meta, **arrays)
 
 
@@ -260,6 +262,7 @@ class SplitReader:
             state = "has no complete shard" if self.split_dir.is_dir() else "does not exist"
             raise FileNotFoundError(f"split {self.split_dir} {state}: generate it with "
                                     "`haco data synth` or import it with `haco data import`")
+        integrity.check_split(self.split_dir, [shard_name(i) for i in indices])
         self.shards = [open_shard(self.split_dir / shard_name(i)) for i in indices]
         self._check_agreement()
         first = self.shards[0].meta
@@ -278,7 +281,7 @@ class SplitReader:
                     raise ValueError(
                         f"{self.split_dir}: {shard.name} has {key}={shard.meta[key]!r} but "
                         f"{first.name} has {first.meta[key]!r}; a split's shards must agree "
-                        f"(mixed outputs of two runs?); {_REGENERATE}")
+                        f"(mixed outputs of two runs?); {integrity.rebuild_advice(self.split_dir)}")
 
     def __len__(self) -> int:
         return int(self._offsets[-1])

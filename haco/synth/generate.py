@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from haco.atomic import write_json
-from haco.data import shards
+from haco.data import integrity, shards
 from haco.synth import GENERATOR_VERSION
 from haco.synth.layout import selected_twins, split_sizes, synth_dir
 from haco.synth.twins import Calibration, TwinProfile, calibrate, get_twin, sample_rng
@@ -171,11 +173,12 @@ def synthesize(cfg, progress: bool = True) -> Path:
     write_json(root / "recipe.json", {"profile": cfg.profile, "image_size": cfg.data.image_size,
                                       "seed": cfg.data.seed, "version": GENERATOR_VERSION})
     units = plan(cfg, twins)
-    todo = [u for u in units
-            if u.shard not in shards.completed_shards(root / u.twin / u.split)]
     for twin in twins:
         for split in split_sizes(cfg, twin):
             shards.clean_partials(root / twin.name / split)
+            drop_corrupt(root / twin.name / split)
+    todo = [u for u in units
+            if u.shard not in shards.completed_shards(root / u.twin / u.split)]
     workers = int(cfg.data.workers or os.cpu_count() or 1)
     total = sum(u.stop - u.start for u in units)
     remaining = sum(u.stop - u.start for u in todo)
@@ -191,12 +194,31 @@ def synthesize(cfg, progress: bool = True) -> Path:
         bar.close()
     for twin in twins:
         for split in split_sizes(cfg, twin):
+            if remaining or integrity.manifest(root / twin.name / split) is None:
+                integrity.seal(root / twin.name / split)
             shards.ensure_stats(root / twin.name / split)
     if remaining:  # what this build cost, for `haco bench budgets`
         write_json(root / BUILD_RECORD, {"seconds": time.perf_counter() - started,
                                          "samples": remaining, "of": total,
                                          "workers": workers})
     return root
+
+
+def drop_corrupt(split_dir: Path) -> list[str]:
+    """Delete the twin shards that fail their digests (truncated, overwritten, files
+    missing), with a warning, so this build makes them again: a twin shard is a
+    deterministic function of its recipe and index. Returns their names."""
+    dropped = []
+    for index in shards.completed_shards(split_dir):
+        shard = split_dir / shards.shard_name(index)
+        reason = integrity.problem(shard)
+        if reason:
+            warnings.warn(f"twin shard {shard} is corrupt ({reason}): regenerating it",
+                          stacklevel=2)
+            shutil.rmtree(shard)
+            (split_dir / shards.STATS_FILE).unlink(missing_ok=True)
+            dropped.append(shard.name)
+    return dropped
 
 
 def ensure(cfg, names: list[str], progress: bool = False) -> Path:

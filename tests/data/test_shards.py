@@ -93,6 +93,9 @@ def test_round_trip_every_field(split):
 def test_meta_json_layout(split):
     split_dir, truth = split
     meta = json.loads((split_dir / "shard-00001" / "meta.json").read_text())
+    from haco.data.integrity import digests
+
+    assert meta.pop("digests") == digests(split_dir / "shard-00001")  # of the files' bytes
     assert meta == {"format_version": FORMAT_VERSION, "count": 3, "image_size": [H, W],
                     "dataset": "synth:MOW", "split": "train", "group": "HO",
                     "ids": truth["id"][4:],
