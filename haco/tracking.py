@@ -54,9 +54,31 @@ def sqlite_file(uri: str) -> Path | None:
 
 
 def client(cfg):
+    return open_client(tracking_uri(cfg))
+
+
+_opened: set[str] = set()  # stores this process has opened (created or migrated) already
+
+
+def open_client(uri: str):
+    """An MlflowClient on `uri`. The first open of a `sqlite:///` store in a process holds
+    a file lock beside the database while MLflow creates or migrates its tables: two
+    launches into a new store at once would otherwise both create them, and one dies
+    ("table ... already exists"). SQLite serializes the writes after that."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri(cfg))
+    database = sqlite_file(uri)
+    if database is None or uri in _opened:
+        return MlflowClient(tracking_uri=uri)
+    import fcntl
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        opened = MlflowClient(tracking_uri=uri)
+        opened.search_experiments(max_results=1)  # builds the store: tables, migrations
+    _opened.add(uri)
+    return opened
 
 
 def fetch_checkpoint(location: str, uri: str, file_name: str = "last.pt") -> Path:
