@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from haco.config import ConfigError
 
@@ -43,11 +45,56 @@ def connect(cfg) -> str:
     loud = int(cfg.sweep.get("verbose", 1)) >= 2
     quiet = {"log_to_driver": loud, "logging_level": logging.INFO if loud else logging.ERROR}
     if address:
-        ray.init(address=str(address), **quiet)
-        return f"Ray cluster at {address}"
+        source = use_cluster_token()
+        try:
+            ray.init(address=str(address), **quiet)
+        except (ConnectionError, RuntimeError) as err:
+            if "auth" not in str(err).lower():
+                raise
+            raise ConfigError(auth_advice(str(address), source, err)) from None
+        return f"Ray cluster at {address}" + (f" (token: {source})" if source else "")
     ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False,
              dashboard_host="127.0.0.1", **quiet)
     return "a local Ray on this machine"
+
+
+# Ray's own token sources, in its precedence (its docs, "Token Authentication").
+TOKEN_FILE = Path("~/.ray/auth_token")
+
+
+def token_source() -> str | None:
+    """Where this driver's Ray token comes from, or None when it has none."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path:
+        if not Path(path).expanduser().is_file():
+            raise ConfigError(f"RAY_AUTH_TOKEN_PATH={path}: no such file; point it at the "
+                              "cluster's token file, or unset it")
+        return path
+    default = TOKEN_FILE.expanduser()
+    return str(default) if default.is_file() else None
+
+
+def use_cluster_token() -> str | None:
+    """Before connecting to a cluster by address: a driver that has a token turns token
+    authentication on (RAY_AUTH_MODE=token), which a cluster started with one requires;
+    a mode the user set is kept. Returns the token's source."""
+    source = token_source()
+    if source and not os.environ.get("RAY_AUTH_MODE"):
+        os.environ["RAY_AUTH_MODE"] = "token"
+    return source
+
+
+def auth_advice(address: str, source: str | None, err: BaseException) -> str:
+    """The error of a cluster that refused this driver's token (or its lack of one)."""
+    given = f"the token from {source}" if source else "no token"
+    return (f"the Ray cluster at {address} refused this driver, which has {given} "
+            f"(RAY_AUTH_MODE={os.environ.get('RAY_AUTH_MODE', 'unset')}): {err}. Give it the "
+            f"cluster's token: copy the head node's {TOKEN_FILE} (`ray get-auth-token` "
+            "prints it) to the same path here, or set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH; "
+            "with RAY_AUTH_MODE=token (set for you when a token is found). cluster/README.md "
+            "says how each recipe hands its nodes and drivers the token")
 
 
 def nodes() -> list[dict[str, float]]:

@@ -255,10 +255,11 @@ def stubs(tmp_path: Path) -> dict[str, str]:
     scripts = {
         "scontrol": "printf 'node1\\nnode2\\n'",
         "srun": ('echo "srun $*" >> "$STUB_LOG"\n'
+                 'echo "srun sees RAY_AUTH_MODE=$RAY_AUTH_MODE" >> "$STUB_LOG"\n'
                  'case "$*" in *hostname*) echo "10.0.0.1 fe80::1" ;;\n'
                  f'  *"ray start"*) exec {real_sleep} 30 ;; esac'),
         "python": 'echo "python $*" >> "$STUB_LOG"\nexit "${STUB_PYTHON_RC:-0}"',
-        "ray": "exit 0",
+        "ray": 'echo "ray $*" >> "$STUB_LOG"',
         "sleep": "exit 0",
     }
     for name, body in scripts.items():
@@ -295,6 +296,33 @@ def test_sbatch_starts_ray_waits_for_workers_runs_the_study_and_stops_ray(tmp_pa
                        f"sweep.storage_path={shared}/haco/runs data.root={shared}/haco/data "
                        "resources.gpus_per_trial=0.5")
     assert "stopping Ray" in done.stdout
+
+
+def test_sbatch_hands_every_node_one_ray_token_from_the_shared_home(tmp_path):
+    env = stubs(tmp_path)
+    assert run_sbatch(env).returncode == 0
+    log = Path(env["STUB_LOG"]).read_text().splitlines()
+    assert "ray get-auth-token --generate" in log  # none yet: made once
+    assert {line for line in log if "sees RAY_AUTH_MODE" in line} == {
+        "srun sees RAY_AUTH_MODE=token"}
+    Path(env["STUB_LOG"]).unlink()
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("t")  # the shared home has one
+    assert run_sbatch(env).returncode == 0
+    assert "ray get-auth-token --generate" not in Path(env["STUB_LOG"]).read_text()
+
+
+def test_aws_nodes_start_ray_with_the_token_synced_from_your_machine():
+    config = load(AWS)
+    assert config["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):
+        starts = [c for c in config[key] if "ray start" in c]
+        assert starts and all("RAY_AUTH_MODE=token ray start" in c for c in starts)
+
+
+def test_kuberay_clusters_turn_token_authentication_on():
+    for spec in ray_cluster_specs():
+        assert spec["authOptions"] == {"mode": "token"}
 
 
 def test_sbatch_exits_with_the_study_status(tmp_path):
