@@ -100,7 +100,8 @@ def _leaves(cfg: DictConfig) -> dict[str, object]:
 # Keys that change where or how fast a run goes, never what it computes.
 RUNTIME_KEYS = ("data.root", "data.workers", "loader.workers", "loader.prefetch_factor",
                 "train.out_dir", "train.resume", "train.progress", "train.threads",
-                "train.compile", "mlflow.tracking_uri", "mlflow.artifact_root")
+                "train.compile", "mlflow.tracking_uri", "mlflow.artifact_root",
+                "mlflow.outage_seconds")
 
 
 # Switches added after runs existed, with the value that reproduces what those runs did:

@@ -15,7 +15,7 @@ def ray_session():
 # Fixtures that start a Ray session, a simulated Ray cluster or a real server: a test that
 # uses one (directly or through another fixture) is `slow`, outside the default tier
 # (README: `pytest` then `pytest -m slow`), so the default run stays minutes long.
-STARTS_SERVICES = {"ray_session", "cluster", "mlflow_server"}
+STARTS_SERVICES = {"ray_session", "cluster", "mlflow_server", "restartable_mlflow_server"}
 
 
 def pytest_collection_modifyitems(config, items):

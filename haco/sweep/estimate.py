@@ -180,6 +180,7 @@ def timed(fn, device, warmup: int = WARMUP, least: int = 2, most: int = 8,
 
 def measure(cfg: dict, scratch: Path) -> UnitCosts:
     """The unit costs of the trial config `cfg`'s model, on this process's device."""
+    import numpy as np
     import torch
 
     from haco.model import model_from_config
@@ -192,7 +193,8 @@ def measure(cfg: dict, scratch: Path) -> UnitCosts:
     device = pick_device()
     size, batch = int(cfg.data.image_size), int(cfg.loader.batch_size)
     start = time.perf_counter()
-    model = model_from_config(cfg).to(device)
+    init_mean = np.zeros(778) if cfg.model.init == "mean" else None  # its values cost nothing
+    model = model_from_config(cfg, init_mean).to(device)
     sync(device)
     build = time.perf_counter() - start
     objective = dummy_objective(cfg).to(device)

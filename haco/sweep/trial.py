@@ -67,12 +67,17 @@ class RunRecorder:
     metrics (each epoch once, across retries), finals, artifacts, and how the run ended."""
 
     def __init__(self, job: Job):
-        from mlflow.tracking import MlflowClient
+        from haco.outbox import Outbox, quick_http_retries
 
         self.job = job
         self.cfg = job.spec.config
-        self.client = MlflowClient(tracking_uri=job.tracking_uri)
         self.out = Path(self.cfg.train.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        quick_http_retries()  # the outbox retries; MLflow's own retries would block training
+        # Every write goes through the outbox (haco/outbox.py): a tracking server that
+        # restarts meanwhile delays the run's records, not the training.
+        self.client = Outbox(tracking.open_client(job.tracking_uri), self.out,
+                             float(self.cfg.mlflow.outage_seconds))
         self.last_logged = -1   # the last epoch already in MLflow
         self.first_epoch = None  # the first epoch this attempt trained (> 0: resumed)
 
@@ -147,6 +152,7 @@ class RunRecorder:
         if self.job.log_checkpoint:
             self.client.log_artifact(self.job.run_id, str(self.out / "last.pt"), "checkpoint")
         ledger.finish(self.client, self.job.run_id)
+        self.client.drain()  # the run is whole in the store before the trial reports done
 
     def heatmaps(self) -> list[Path]:
         """heatmap_<test set>.png: the mean predicted contact of each test set on the hand."""
@@ -172,6 +178,8 @@ class RunRecorder:
         Tune's report raises SystemExit then); Ray may retry, which sets the run RUNNING."""
         from mlflow.exceptions import MlflowException
 
+        from haco.outbox import TrackingOutage
+
         try:
             if isinstance(err, (KeyboardInterrupt, SystemExit)):
                 ledger.kill(self.client, self.job.run_id,
@@ -179,8 +187,8 @@ class RunRecorder:
                 return
             ledger.fail(self.client, self.job.run_id, f"{type(err).__name__}: {err}",
                         "".join(traceback.format_exception(err)))
-        except (MlflowException, OSError) as log_err:  # the trial's own error matters more
-            print(f"could not record the failure in MLflow: {log_err}")
+        except (MlflowException, OSError, TrackingOutage) as log_err:  # the trial's own
+            print(f"could not record the failure in MLflow: {log_err}")  # error matters more
 
 
 def ray_node() -> str:

@@ -22,35 +22,62 @@ def study(ray_session, sweep_data, tmp_path):
     return compose
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real `mlflow server` on a free localhost port (SQLite backend, served artifacts)."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+class MlflowServer:
+    """A real `mlflow server` on a free localhost port (SQLite backend, served artifacts)
+    that a test can stop and start again on the same port and store."""
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
-         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 90
+    def __init__(self, root):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.root, self.url, self.process = root, f"http://127.0.0.1:{self.port}", None
+
+    def start(self, timeout: float = 90) -> None:
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port",
+             str(self.port), "--backend-store-uri", f"sqlite:///{self.root}/server.db",
+             "--artifacts-destination", str(self.root / "server-artifacts"), "--workers", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
+                urllib.request.urlopen(f"{self.url}/health", timeout=2)
+                return
             except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("mlflow server did not start") from None
                 time.sleep(0.5)
-        yield url
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """The URL of a running MlflowServer."""
+    server = MlflowServer(tmp_path)
+    server.start()
+    try:
+        yield server.url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
+
+
+@pytest.fixture
+def restartable_mlflow_server(tmp_path):
+    """A running MlflowServer the test may stop and start."""
+    server = MlflowServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -71,6 +71,13 @@ def test_measure_times_every_unit_on_this_device(twin_root, tmp_path):
     assert list(tmp_path.iterdir()) == []      # the timed checkpoint is not left behind
 
 
+def test_measure_builds_a_model_started_from_a_dataset_s_mean(twin_root, tmp_path):
+    from omegaconf import OmegaConf
+
+    cfg = smoke(twin_root, "model.init=mean", "model.init_dataset=MOW")  # Table A1's row
+    assert estimate.measure(OmegaConf.to_container(cfg, resolve=True), tmp_path).step > 0
+
+
 def test_calibration_is_cached_per_device(twin_root, tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 

@@ -245,7 +245,9 @@ def test_a_dry_run_prints_the_plan_and_launches_nothing(study, capsys):
     assert launch(cfg, args) == 0
     out = capsys.readouterr().out
     assert "10 cells x 2 seed(s) = 20 trials; 0 FINISHED already, 20 to run" in out
-    assert "estimate: 20 x" in out and "VCB loss (Ours)" in out
+    assert "estimate: 20 trials" in out and "calibrated on" in out
+    assert "calibration: 10 model(s) measured" in out  # each loss's objective, timed once
+    assert "VCB loss (Ours)" in out
     assert runs_of(cfg) == ([], [])
 
 
