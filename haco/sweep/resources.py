@@ -49,7 +49,9 @@ def connect(cfg) -> str:
         try:
             ray.init(address=str(address), **quiet)
         except (ConnectionError, RuntimeError) as err:
-            if "auth" not in str(err).lower():
+            # Ray says "auth" when a token is refused, but a driver with no token at all
+            # only hears that it failed to connect: then the token is the likely cause.
+            if "auth" not in str(err).lower() and source is not None:
                 raise
             raise ConfigError(auth_advice(str(address), source, err)) from None
         return f"Ray cluster at {address}" + (f" (token: {source})" if source else "")
@@ -83,13 +85,26 @@ def use_cluster_token() -> str | None:
     source = token_source()
     if source and not os.environ.get("RAY_AUTH_MODE"):
         os.environ["RAY_AUTH_MODE"] = "token"
+        refresh_ray_config()
     return source
+
+
+def refresh_ray_config() -> None:
+    """Ray reads RAY_AUTH_MODE into its config once per process (at import): have it read
+    the mode again, as Ray's own enable-by-default path does (a private call, so Ray
+    versions without it keep the import-time mode)."""
+    try:
+        from ray._raylet import Config
+    except ImportError:
+        return
+    Config.initialize("")
 
 
 def auth_advice(address: str, source: str | None, err: BaseException) -> str:
     """The error of a cluster that refused this driver's token (or its lack of one)."""
     given = f"the token from {source}" if source else "no token"
-    return (f"the Ray cluster at {address} refused this driver, which has {given} "
+    return (f"the Ray cluster at {address} refused this driver (or is not there), which has "
+            f"{given} "
             f"(RAY_AUTH_MODE={os.environ.get('RAY_AUTH_MODE', 'unset')}): {err}. Give it the "
             f"cluster's token: copy the head node's {TOKEN_FILE} (`ray get-auth-token` "
             "prints it) to the same path here, or set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH; "

@@ -51,6 +51,6 @@ def test_a_token_path_that_is_not_there_is_a_config_error(no_token, monkeypatch)
 
 def test_the_refusal_names_the_token_file_the_mode_and_the_fix(no_token):
     message = resources.auth_advice("127.0.0.1:6391", None, ConnectionError("InvalidAuthToken"))
-    assert "127.0.0.1:6391" in message and "no token" in message
+    assert "127.0.0.1:6391" in message and "which has no token" in message
     assert "~/.ray/auth_token" in message and "RAY_AUTH_MODE" in message
     assert "ray get-auth-token" in message and "secret" not in message
