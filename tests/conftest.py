@@ -24,6 +24,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+SMOKE_TWINS = "[MOW,HIC,Decaf]"  # the twins of `data_root`
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """Smoke twins of three datasets (SMOKE_TWINS), generated once for the whole session."""
+    from haco.config import load_config
+    from haco.synth.generate import synthesize
+
+    root = tmp_path_factory.mktemp("train-data")
+    synthesize(load_config("data_synth", ["profile=smoke", f"data.root={root}",
+                                          f"data.twins={SMOKE_TWINS}"]), progress=False)
+    return root
+
+
 @pytest.fixture
 def cfg(tmp_path):
     """A smoke config on a throwaway MLflow store (test modules may define their own)."""

@@ -15,14 +15,10 @@ TWINS = "[MOW,HIC]"
 RESOURCES = Resources(cpus=2.0, gpus=0.0, concurrent=1)
 
 
-@pytest.fixture(scope="module")
-def twin_root(tmp_path_factory):
-    from haco.synth.generate import synthesize
-
-    root = tmp_path_factory.mktemp("estimate-data")
-    synthesize(load_config("data_synth", ["profile=smoke", f"data.root={root}",
-                                          f"data.twins={TWINS}"]), progress=False)
-    return root
+@pytest.fixture
+def twin_root(data_root):
+    """Smoke twins holding TWINS (tests/conftest.py)."""
+    return data_root
 
 
 def smoke(root, *overrides):

@@ -2,18 +2,7 @@ import pytest
 
 from haco.config import load_config
 
-TWINS = "[MOW,HIC,Decaf]"
-
-
-@pytest.fixture(scope="session")
-def data_root(tmp_path_factory):
-    """Smoke twins of three datasets, generated once for all trainer tests."""
-    from haco.synth.generate import synthesize
-
-    root = tmp_path_factory.mktemp("train-data")
-    synthesize(load_config("data_synth", ["profile=smoke", f"data.root={root}",
-                                          f"data.twins={TWINS}"]), progress=False)
-    return root
+TWINS = "[MOW,HIC,Decaf]"  # what tests/conftest.py's data_root holds
 
 
 @pytest.fixture
