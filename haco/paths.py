@@ -23,3 +23,12 @@ def data_root(configured: str | os.PathLike | None = None) -> Path:
     chosen = configured or os.environ.get("HACO_DATA") or project_root() / "data"
     path = Path(chosen).expanduser()
     return path if path.is_absolute() else (Path.cwd() / path).resolve()
+
+
+def cache_root() -> Path:
+    """This machine's cache of facts derived from the data (`$HACO_CACHE`, else
+    `$XDG_CACHE_HOME/haco`, else `~/.cache/haco`): never inside the data root, which may be
+    shared or read-only."""
+    chosen = os.environ.get("HACO_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "haco"
+    return Path(chosen).expanduser()

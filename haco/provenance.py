@@ -24,10 +24,10 @@ from pathlib import Path
 from haco import ledger
 from haco.atomic import write_json
 from haco.data import catalogue
+from haco.data.integrity import hash_file, import_report_of
 
 DIGEST_CACHE = "digest.json"   # in a split directory: {"key": <listing>, "digest": <hex>}
 CONTEXTS = {"train": "training", "val": "validation", "test": "test", "init": "init"}
-CHUNK = 1 << 22
 
 
 def listing(split_dir: Path) -> list[list]:
@@ -48,9 +48,7 @@ def split_digest(split_dir: Path) -> str:
     hasher = hashlib.sha256()
     for name, *_ in files:
         hasher.update(name.encode())
-        with open(split_dir / name, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                hasher.update(chunk)
+        hash_file(hasher, split_dir / name)
     digest = hasher.hexdigest()[:16]
     write_json(cache, {"key": files, "digest": digest})
     return digest
@@ -61,7 +59,7 @@ def source_of(name: str, split_dir: Path) -> tuple[str, str]:
     if name.startswith("synth:"):
         return "haco-twin", json.dumps({"recipe": split_dir.parents[1].name,
                                         "generator": "haco.synth"})
-    report = split_dir.parent / f"{split_dir.name}.import_report.json"
+    report = import_report_of(split_dir)
     if not report.is_file():
         return "haco-import", json.dumps({"input": None, "imported": None})
     when = datetime.fromtimestamp(report.stat().st_mtime, timezone.utc)

@@ -1,4 +1,11 @@
+import os
+import tempfile
+
 import pytest
+
+# Facts cached about data (haco.paths.cache_root) stay in a throwaway folder during tests,
+# for this process and the Ray workers and subprocesses it starts.
+os.environ.setdefault("HACO_CACHE", tempfile.mkdtemp(prefix="haco-test-cache-"))
 
 
 @pytest.fixture(scope="session")

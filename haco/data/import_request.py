@@ -13,9 +13,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from haco.data.catalogue import real_dir
+from haco.data.integrity import import_report_of
 from haco.data.registry import SYNTH_PREFIX, DatasetInfo, get_dataset
-
-REPORT_SUFFIX = ".import_report.json"
 
 
 class ImportRequestError(ValueError):
@@ -41,7 +40,7 @@ class ImportRequest:
 
     @property
     def report_path(self) -> Path:
-        return self.dataset_dir / f"{self.split}{REPORT_SUFFIX}"
+        return import_report_of(self.split_dir)
 
     @property
     def label(self) -> str:

@@ -7,10 +7,13 @@ and a split manifest that names every shard a complete split has.
 
 `check_shard` raises `CorruptShardError` on a shard whose files are missing, truncated or
 overwritten (a full disk, a copy cut short, zeroed pages): the digest of each file must be
-the one its writer recorded. It hashes a shard once per process and remembers the files'
-sizes and modification times, so the trial's reads after the launch's check are free;
-changing a file (its mtime or size) makes it hash again. Shards written before digests
-existed have none and pass unverified (`haco data verify` counts them).
+the one its writer recorded. A shard is hashed once per machine, not once per process: its
+files' sizes and modification times when it passed are kept in memory and in this
+machine's cache (`haco.paths.cache_root()/verified/`, never in the data root, which may be
+shared or read-only), so later trials and their loader workers pay a `stat`, and a file
+that changes (its size or mtime) is hashed again. `haco data verify` hashes everything
+regardless. Shards written before digests existed have none and pass unverified (verify
+counts them).
 
 What to do about a corrupt shard is the caller's: the twin generator deletes it and makes
 it again (twins are deterministic), a trial reading an imported one stops with the
@@ -25,9 +28,15 @@ from pathlib import Path
 
 ARRAY_FILES = ("images.npy", "contacts.npy", "vertices.npy")
 MANIFEST = "manifest.json"
-IMPORT_REPORT_SUFFIX = ".import_report.json"   # <split dir> + this: haco/data/importer.py
+IMPORT_REPORT_SUFFIX = ".import_report.json"
 _CHUNK = 1 << 22
 _verified: set[tuple] = set()   # (shard dir, its files' sizes and mtimes) hashed already
+
+
+def import_report_of(split_dir: Path) -> Path:
+    """Where `haco data import` writes the report of a split: beside it."""
+    split_dir = Path(split_dir)
+    return split_dir.with_name(split_dir.name + IMPORT_REPORT_SUFFIX)
 
 
 class CorruptShardError(ValueError):
@@ -38,13 +47,17 @@ class CorruptShardError(ValueError):
         super().__init__(f"{self.shard_dir}: {reason}; {rebuild_advice(self.shard_dir.parent)}")
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, 16 hex digits."""
-    h = hashlib.sha256()
+def hash_file(hasher, path: Path):
+    """Feed a file's bytes to `hasher` in chunks; returns it."""
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+            hasher.update(chunk)
+    return hasher
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, 16 hex digits."""
+    return hash_file(hashlib.sha256(), path).hexdigest()[:16]
 
 
 def digests(shard_dir: Path) -> dict[str, str]:
@@ -52,13 +65,43 @@ def digests(shard_dir: Path) -> dict[str, str]:
     return {name: file_digest(Path(shard_dir) / name) for name in ARRAY_FILES}
 
 
-def _fingerprint(shard_dir: Path) -> tuple:
-    stats = [(shard_dir / n).stat() for n in (*ARRAY_FILES, "meta.json")]
-    return (str(shard_dir.resolve()), *((s.st_size, s.st_mtime_ns) for s in stats))
+def _stats(shard_dir: Path) -> list[list[int]]:
+    """[size, mtime_ns] of the shard's files: what a passed check is remembered by."""
+    return [[(shard_dir / n).stat().st_size, (shard_dir / n).stat().st_mtime_ns]
+            for n in (*ARRAY_FILES, "meta.json")]
 
 
-def problem(shard_dir: Path, meta: dict | None = None) -> str | None:
-    """Why the shard is corrupt, or None when it is whole (or has no digests to check)."""
+def verified_record(split_dir: Path) -> Path:
+    """This machine's record of a split's passed checks: {shard name: its files' stats}."""
+    from haco.paths import cache_root
+
+    key = hashlib.sha256(str(Path(split_dir).resolve()).encode()).hexdigest()[:16]
+    return cache_root() / "verified" / f"{key}.json"
+
+
+def _recorded(shard_dir: Path) -> dict:
+    try:
+        return json.loads(verified_record(shard_dir.parent).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(shard_dir: Path, stats: list) -> None:
+    """Record a passed check (best effort: a cache that cannot be written, or a concurrent
+    writer whose record wins, only costs a hash later)."""
+    from haco.atomic import write_json
+
+    record = _recorded(shard_dir)
+    record[shard_dir.name] = stats
+    try:
+        write_json(verified_record(shard_dir.parent), record)
+    except OSError:
+        pass
+
+
+def problem(shard_dir: Path, meta: dict | None = None, force: bool = False) -> str | None:
+    """Why the shard is corrupt, or None when it is whole (or has no digests to check).
+    `force`: hash it even if it passed before with the same files."""
     shard_dir = Path(shard_dir)
     try:
         meta = meta if meta is not None else json.loads((shard_dir / "meta.json").read_text())
@@ -70,13 +113,16 @@ def problem(shard_dir: Path, meta: dict | None = None) -> str | None:
     recorded = meta.get("digests")
     if not recorded:
         return None
-    key = _fingerprint(shard_dir)
-    if key in _verified:
+    stats = _stats(shard_dir)
+    key = (str(shard_dir.resolve()), json.dumps(stats))
+    if not force and (key in _verified or _recorded(shard_dir).get(shard_dir.name) == stats):
+        _verified.add(key)
         return None
     for name in ARRAY_FILES:
         if file_digest(shard_dir / name) != recorded.get(name):
             return f"{name} does not match the digest written with it (truncated or overwritten)"
     _verified.add(key)
+    _remember(shard_dir, stats)
     return None
 
 
@@ -109,15 +155,19 @@ def has_digests(shard_dir: Path) -> bool:
 # ---------------------------------------------------------------------------- manifests
 
 
+def shard_counts(split_dir: Path) -> dict[str, int]:
+    """{shard name: samples} of the split's complete shards, from their meta.json alone
+    (nothing hashed, no array mapped)."""
+    return {p.name: int(json.loads((p / "meta.json").read_text())["count"])
+            for p in sorted(Path(split_dir).glob("shard-*")) if p.is_dir()}
+
+
 def seal(split_dir: Path) -> Path:
     """Record the shards a complete split has ({shard name: samples}), so a shard deleted
     later is noticed; its writer calls this once the split is whole."""
     from haco.atomic import write_json
 
-    split_dir = Path(split_dir)
-    counts = {p.name: int(json.loads((p / "meta.json").read_text())["count"])
-              for p in sorted(split_dir.glob("shard-*")) if p.is_dir()}
-    return write_json(split_dir / MANIFEST, {"shards": counts})
+    return write_json(Path(split_dir) / MANIFEST, {"shards": shard_counts(split_dir)})
 
 
 def manifest(split_dir: Path) -> dict[str, int] | None:
@@ -150,7 +200,7 @@ def rebuild_advice(split_dir: Path) -> str:
     """How to rebuild a split: the import command its report recorded, or for twins the
     generator (which remakes a corrupt twin shard by itself)."""
     split_dir = Path(split_dir)
-    report = split_dir.with_name(split_dir.name + IMPORT_REPORT_SUFFIX)
+    report = import_report_of(split_dir)
     if report.is_file():
         found = json.loads(report.read_text())
         return (f"rebuild the split with `haco data import dataset={found.get('dataset', '?')} "

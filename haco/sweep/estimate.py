@@ -22,10 +22,8 @@ until then. `haco bench estimate` prints estimate against actual per trial and p
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import platform
 import statistics
 import tempfile
 import time
@@ -90,17 +88,16 @@ def split_size(cfg, name: str, split: str) -> int | None:
     """Samples in a dataset's split as the trial will read it, without generating it: a
     twin's size from the profile, a real split's from its shards (None if not imported)."""
     from haco.data.catalogue import source_name, split_dir
+    from haco.data.integrity import shard_counts
     from haco.data.registry import get_dataset
-    from haco.data.shards import SplitReader
     from haco.synth.layout import split_sizes
     from haco.synth.twins import get_twin
 
     source = source_name(cfg, name)
     if cfg.data.source == "synthetic":
         return split_sizes(cfg, get_twin(source)).get(split, 0)
-    try:
-        size = len(SplitReader(split_dir(cfg, source, split)))
-    except FileNotFoundError:
+    size = sum(shard_counts(split_dir(cfg, source, split)).values())  # no shard read
+    if not size:
         return None
     stride = get_dataset(source).train_stride
     if split == "train" and cfg.loader.apply_strides and stride > 1:
@@ -148,15 +145,11 @@ def device_name() -> str:
     torch threads the trial gets."""
     import torch
 
+    from haco.provenance import cpu_model
+
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu} x{torch.get_num_threads()} threads"
+    return f"{cpu_model()} x{torch.get_num_threads()} threads"
 
 
 def timed(fn, device, warmup: int = WARMUP, least: int = 2, most: int = 8,

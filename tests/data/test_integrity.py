@@ -149,3 +149,18 @@ def test_verify_reports_truncated_zeroed_and_deleted_shards(twin, capsys):
         synthesize(cfg, progress=False)
     assert verify_command(verify) == 0
     assert "0 split(s) with a corrupt or deleted shard" in capsys.readouterr().out
+
+
+def test_a_passed_check_is_remembered_on_this_machine_for_other_processes(imported,
+                                                                           monkeypatch):
+    shard = imported / "shard-00000"
+    open_shard(shard)
+    assert integrity.verified_record(imported).is_file()
+    assert not any("verified" in p.name for p in imported.iterdir())  # the data untouched
+    monkeypatch.setattr(integrity, "_verified", set())  # as a new process starts
+    calls = []
+    real = integrity.file_digest
+    monkeypatch.setattr(integrity, "file_digest", lambda p: calls.append(p) or real(p))
+    open_shard(shard)
+    assert calls == []  # a stat, no hash
+    assert integrity.problem(shard, force=True) is None and len(calls) == 3  # verify hashes
