@@ -32,6 +32,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "fit"): ("bench_fit", "haco.bench.fit:bench_command"),
     ("bench", "budgets"): ("bench_budgets", "haco.bench.budgets:bench_command"),
     ("bench", "estimate"): ("bench_estimate", "haco.bench.estimate:bench_command"),
+    ("bench", "tracking"): ("bench_tracking", "haco.bench.tracking:bench_command"),
     ("train",): ("train", "haco.train.cli:train_command"),
     ("eval",): ("eval", "haco.train.cli:eval_command"),
     ("predict",): ("predict", "haco.predict:predict_command"),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from haco.config import config_hash, data_key
 from haco.paths import project_root
@@ -102,21 +103,51 @@ def tag_column(tag: str) -> str:
     return f"tags.{tag}"
 
 
-def tag_is(tag: str, value: str) -> str:
-    """A search filter: the tag has this value ('' with `!=`: the tag is set)."""
-    return f"tags.`{tag}` = '{value}'"
+@dataclass(frozen=True)
+class Clause:
+    """One condition of a search filter: `field` is "tag" (then `key` names it) or
+    "status"; `op` is "=" or "!="."""
+
+    field: str
+    key: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        if self.field == "status":
+            return f"attributes.status {self.op} '{self.value}'"
+        return f"tags.`{self.key}` {self.op} '{self.value}'"
 
 
-def tag_set(tag: str) -> str:
-    return f"tags.`{tag}` != ''"
+class Where(str):
+    """A search filter: the string MLflow's search takes, which also keeps its clauses, so
+    a reader that queries the store's tables itself (haco/report/store.py) applies the
+    same filter. MLflow's filters have no `or`: clauses are joined by `and`."""
+
+    clauses: tuple[Clause, ...]
+
+    def __new__(cls, clauses: tuple[Clause, ...] = ()):
+        made = super().__new__(cls, " and ".join(str(c) for c in clauses))
+        made.clauses = tuple(clauses)
+        return made
 
 
-def status_is(status: str) -> str:
-    return f"attributes.status = '{status}'"
+def tag_is(tag: str, value: str) -> Where:
+    """A search filter: the tag has this value."""
+    return Where((Clause("tag", tag, "=", value),))
 
 
-def both(*filters: str) -> str:
-    return " and ".join(filters)
+def tag_set(tag: str) -> Where:
+    """A search filter: the tag is set (to anything but '')."""
+    return Where((Clause("tag", tag, "!=", ""),))
+
+
+def status_is(status: str) -> Where:
+    return Where((Clause("status", "status", "=", status),))
+
+
+def both(*filters: Where) -> Where:
+    return Where(tuple(c for f in filters for c in f.clauses))
 
 
 TRIALS = tag_set(Tag.ROW)          # a filter: trial runs only
@@ -207,11 +238,19 @@ def trial_key(run) -> str:
     return f"{run.data.tags.get(Tag.CONFIG_HASH)}-s{run.data.tags.get(Tag.SEED)}"
 
 
+# What a launch reads of its trial runs besides their tags: results (the summary, the
+# registered model), the attempt's wall time (the estimate), a search's objective.
+LAUNCH_METRICS = ("test/", "val/", "sweep/", "hpo/")
+
+
 def trials_by_key(client, experiment_id: str) -> dict[str, object]:
-    """{trial key: run} over the study's trial runs; a FINISHED run wins over others,
+    """{trial key: run} over the study's trial runs, as brief runs (every tag, the
+    LAUNCH_METRICS, no params: haco/run_reader.py); a FINISHED run wins over others,
     then the newest."""
+    from haco.run_reader import brief_runs
+
     found: dict[str, object] = {}
-    for run in runs(client, experiment_id, TRIALS, newest_first=True):
+    for run in brief_runs(client.tracking_uri, experiment_id, TRIALS, LAUNCH_METRICS):
         key = trial_key(run)
         if key not in found or (run.info.status == Status.FINISHED
                                 and found[key].info.status != Status.FINISHED):

@@ -18,23 +18,29 @@ import pandas as pd
 
 from haco import ledger
 from haco.config import FIDELITIES
-from haco.ledger import Status, Tag, tag_column
+from haco.ledger import SEARCH_OBJECTIVE, Status, Tag, tag_column
+from haco.run_reader import Columns, read_runs
 
 PROFILE_ORDER = ("paper", "quick", "smoke")  # the default report shows the most serious
 DEFAULT_FIDELITY = FIDELITIES[0]  # "paper": what runs without the param ran (they predate it)
 
 
-def search(tracking_uri: str, study: str, where: str) -> pd.DataFrame:
-    """The runs of experiment `haco/<study>` matching the ledger filter `where`, as a
-    DataFrame (empty when the study never ran)."""
-    import mlflow
+# What the reports read of a run (haco/run_reader.py reads nothing else): every tag, the
+# params that pick runs and group Table 4, and the metrics the tables and figures show.
+REPORT_COLUMNS = Columns(metric_prefixes=("test/", "data/", "cost/", SEARCH_OBJECTIVE),
+                         params=("fidelity", "data.seed", "data.train"))
 
-    mlflow.set_tracking_uri(tracking_uri)
-    name = ledger.experiment_name(study)
-    if mlflow.get_experiment_by_name(name) is None:
+
+def search(tracking_uri: str, study: str, where: ledger.Where,
+           columns: Columns = REPORT_COLUMNS) -> pd.DataFrame:
+    """The runs of experiment `haco/<study>` matching the ledger filter `where`, as a
+    DataFrame with `columns` (empty when the study never ran)."""
+    from haco.tracking import open_client
+
+    found = open_client(tracking_uri).get_experiment_by_name(ledger.experiment_name(study))
+    if found is None:
         return pd.DataFrame()
-    return mlflow.search_runs(experiment_names=[name], filter_string=where,
-                              output_format="pandas", max_results=ledger.MAX_RESULTS)
+    return read_runs(tracking_uri, found.experiment_id, where, columns)
 
 
 def load_runs(tracking_uri: str, study: str) -> pd.DataFrame:
