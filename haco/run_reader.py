@@ -152,7 +152,7 @@ def _values(session, model, matching, keys: tuple[str, ...] | None,
     `prefixes`: keys starting with one of them)."""
     from sqlalchemy import or_, select
 
-    if keys is not None and not keys or prefixes is not None and not prefixes:
+    if (keys is not None and not keys) or (prefixes is not None and not prefixes):
         return []
     query = select(model.run_uuid, model.key, model.value).where(model.run_uuid.in_(matching))
     if keys is not None:
