@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from haco.config import config_hash, data_key
 from haco.paths import project_root
+from haco.run_reader import Clause, Where, brief_runs
 
 
 class Status:
@@ -101,35 +101,6 @@ def experiment_name(study: str) -> str:
 def tag_column(tag: str) -> str:
     """A tag's column in `mlflow.search_runs(output_format="pandas")`."""
     return f"tags.{tag}"
-
-
-@dataclass(frozen=True)
-class Clause:
-    """One condition of a search filter: `field` is "tag" (then `key` names it) or
-    "status"; `op` is "=" or "!="."""
-
-    field: str
-    key: str
-    op: str
-    value: str
-
-    def __str__(self) -> str:
-        if self.field == "status":
-            return f"attributes.status {self.op} '{self.value}'"
-        return f"tags.`{self.key}` {self.op} '{self.value}'"
-
-
-class Where(str):
-    """A search filter: the string MLflow's search takes, which also keeps its clauses, so
-    a reader that queries the store's tables itself (haco/report/store.py) applies the
-    same filter. MLflow's filters have no `or`: clauses are joined by `and`."""
-
-    clauses: tuple[Clause, ...]
-
-    def __new__(cls, clauses: tuple[Clause, ...] = ()):
-        made = super().__new__(cls, " and ".join(str(c) for c in clauses))
-        made.clauses = tuple(clauses)
-        return made
 
 
 def tag_is(tag: str, value: str) -> Where:
@@ -247,7 +218,6 @@ def trials_by_key(client, experiment_id: str) -> dict[str, object]:
     """{trial key: run} over the study's trial runs, as brief runs (every tag, the
     LAUNCH_METRICS, no params: haco/run_reader.py); a FINISHED run wins over others,
     then the newest."""
-    from haco.run_reader import brief_runs
 
     found: dict[str, object] = {}
     for run in brief_runs(client.tracking_uri, experiment_id, TRIALS, LAUNCH_METRICS):

@@ -1,7 +1,7 @@
 """Runs read from an MLflow store with only the values wanted: for the reports, the
 DataFrame `mlflow.search_runs` would give (`read_runs`); for a launch's look-ups, MLflow
 Run entities (`brief_runs`). Both hold the runs of one experiment that match a ledger
-filter (haco.ledger.Where), newest first.
+filter (a Where, built by haco.ledger's tag_is, status_is, both), newest first.
 
 `mlflow.search_runs` and `MlflowClient.search_runs` load every tag, param and metric of
 every run they return: a store of 10,000 trial runs with ~200 metrics each is millions of
@@ -19,16 +19,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pandas as pd
-
-if TYPE_CHECKING:  # the ledger reads through this module: no import at run time
-    from haco.ledger import Where
 
 PAGE = 1000  # runs per request when paging through a tracking server
 RUN_FIELDS = ("run_id", "experiment_id", "status", "start_time", "end_time", "artifact_uri")
 KINDS = ("metrics", "params", "tags")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One condition of a search filter: `field` is "tag" (then `key` names it) or
+    "status"; `op` is "=" or "!="."""
+
+    field: str
+    key: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        if self.field == "status":
+            return f"attributes.status {self.op} '{self.value}'"
+        return f"tags.`{self.key}` {self.op} '{self.value}'"
+
+
+class Where(str):
+    """A search filter: the string MLflow's search takes, which also keeps its clauses, so
+    a reader that queries the store's tables itself (this module) applies the same
+    filter. MLflow's filters have no `or`: clauses are joined by `and`."""
+
+    clauses: tuple[Clause, ...]
+
+    def __new__(cls, clauses: tuple[Clause, ...] = ()):
+        made = super().__new__(cls, " and ".join(str(c) for c in clauses))
+        made.clauses = tuple(clauses)
+        return made
 
 
 @dataclass(frozen=True)
