@@ -8,6 +8,39 @@ import pytest
 os.environ.setdefault("HACO_CACHE", tempfile.mkdtemp(prefix="haco-test-cache-"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def migrated_store_template(tmp_path_factory):
+    """Every new SQLite store in this process starts as a copy of one store MLflow created
+    and migrated once per session: MLflow's own table creation and ~60 migrations cost
+    about 2.5 s per store here, a copy (SQLite's backup API) a few ms, and a hundred
+    tests open stores of their own. Stores made in subprocesses and Ray workers still
+    migrate themselves; the file lock of haco.tracking.open_client is exercised either
+    way."""
+    import sqlite3
+    from contextlib import closing
+
+    import mlflow.store.db.utils as db_utils
+    from mlflow.tracking import MlflowClient
+
+    template = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{template}").search_experiments(max_results=1)
+    create_and_migrate = db_utils._initialize_tables
+
+    def copy_template(engine):
+        if engine.url.get_backend_name() != "sqlite":
+            return create_and_migrate(engine)
+        raw = engine.raw_connection()
+        try:
+            with closing(sqlite3.connect(template)) as source:
+                source.backup(raw.driver_connection)
+        finally:
+            raw.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db_utils, "_initialize_tables", copy_template)
+        yield template
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """One Ray for every test that needs it (ray.init costs about 8 s here); the sweep

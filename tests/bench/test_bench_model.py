@@ -5,6 +5,7 @@ import pytest
 from haco.config import load_config
 
 
+@pytest.mark.slow  # builds and times all 12 backbones, ~15 s
 def test_bench_model_meets_table_a3_for_all_12(capsys):
     from haco.bench.model import bench_command
 

@@ -37,6 +37,7 @@ def test_launches_come_in_turn_with_baselines_per_code_version():
     assert keys > 200 and values > keys  # the finals and the per-epoch history
 
 
+@pytest.mark.slow  # two writer processes and tables.py in a subprocess, ~9 s
 def test_a_built_store_holds_the_ledger_shape_and_the_tables_read_it(tmp_path):
     folder = tmp_path / "v1-40"
     database = synthetic_store.build(folder, 40, templates(), workers=1,

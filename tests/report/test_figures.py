@@ -89,6 +89,7 @@ def test_pareto_front_keeps_only_undominated_points():
     assert list(pareto_front(cost, f1, lower_is_better=False)) == [3, 2]
 
 
+@pytest.mark.slow  # a Jupyter kernel per notebook, ~23 s of the default tier
 @pytest.mark.parametrize("notebook", ["tables", "figures"])
 def test_the_notebooks_run_on_the_store(filled, tmp_path, notebook, monkeypatch):
     import nbformat
