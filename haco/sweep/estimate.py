@@ -10,7 +10,8 @@ size, epochs and `steps_per_epoch`, its validation and test sets. The unit costs
 trial's resources builds the model and times a few training steps, evaluation batches,
 batch-1 forwards and one checkpoint save, on random images of the profile's size; the
 measurements are cached per model and device in `<sweep.storage_path>/calibration/`
-(shared by every node on a cluster), so a plan measures only models it has not met.
+(shared by every node on a cluster), so a plan measures only models it has not met, and
+starts no task at all on hardware a task has named the device of before (devices.json).
 
 Finished runs refine it: each trial run is tagged with its cost family (model, device
 share and workload) and its estimate. A trial whose family has finished runs in the study
@@ -247,29 +248,75 @@ def calibrate_here(configs: dict[str, dict], cache_dir: str
     first = next(iter(configs.values()))
     set_threads(OmegaConf.create(first))
     device = device_name()
-    path = Path(cache_dir) / f"{digest(device)}.json"
+    path = device_cache(Path(cache_dir), device)
     cached = json.loads(path.read_text()) if path.is_file() else {"device": device, "models": {}}
-    entry = {k: f"v{CALIBRATION_VERSION}:{k}" for k in configs}  # a new `measure`: new entries
-    missing = [k for k in configs if entry[k] not in cached["models"]]
+    missing = [k for k in configs if entry(k) not in cached["models"]]
     for key in missing:
-        cached["models"][entry[key]] = asdict(measure(configs[key], Path(cache_dir)))
+        cached["models"][entry(key)] = asdict(measure(configs[key], Path(cache_dir)))
     if missing:
         write_json(path, cached)
-    return device, {k: cached["models"][entry[k]] for k in configs}, len(missing)
+    return device, {k: cached["models"][entry(k)] for k in configs}, len(missing)
+
+
+def device_cache(cache_dir: Path, device: str) -> Path:
+    return cache_dir / f"{digest(device)}.json"
+
+
+def entry(model: str) -> str:
+    """A model's entry in a device's cache: a new `measure` (version) makes new entries."""
+    return f"v{CALIBRATION_VERSION}:{model}"
 
 
 def calibrate(specs, resources, cache_dir: Path) -> tuple[str, dict[str, UnitCosts], int]:
     """(device, {model key: UnitCosts}, how many were measured now) for the models of
     `specs`, measured (or read from the cache) by a Ray task that gets exactly what one
-    trial gets."""
+    trial gets. Where the cluster's hardware is one a task has named the device of
+    before (devices.json) and the cache has every model, no task is needed: that task's
+    process would import torch and the model code (~6 s here) to read a file."""
     import ray
+
+    from haco.atomic import write_json
 
     configs = {}
     for spec in specs:
         configs.setdefault(model_key(spec.config, resources), spec.cfg)
+    devices = cache_dir / "devices.json"
+    known = json.loads(devices.read_text()) if devices.is_file() else {}
+    signature = hardware_signature(resources, specs[0].config)
+    found = cached_units(cache_dir, known.get(signature), configs)
+    if found is not None:
+        return known[signature], found, 0
     task = ray.remote(num_cpus=resources.cpus, num_gpus=resources.gpus)(calibrate_here)
-    device, found, measured = ray.get(task.remote(configs, str(cache_dir)))
-    return device, {k: UnitCosts(**v) for k, v in found.items()}, measured
+    device, measured_now, measured = ray.get(task.remote(configs, str(cache_dir)))
+    if known.get(signature) != device:
+        write_json(devices, {**known, signature: device})
+    return device, {k: UnitCosts(**v) for k, v in measured_now.items()}, measured
+
+
+def hardware_signature(resources, cfg) -> str:
+    """What a trial's device name follows: the cluster's live nodes (host, CPUs, GPUs,
+    accelerator types; not their free memory) and what one trial gets of them."""
+    import ray
+
+    def hardware(node) -> list:
+        return sorted((k, v) for k, v in node["Resources"].items()
+                      if k in ("CPU", "GPU") or k.startswith("accelerator_type:"))
+
+    nodes = sorted((n["NodeManagerHostname"], hardware(n)) for n in ray.nodes() if n["Alive"])
+    return digest({"nodes": nodes, "cpus": resources.cpus, "gpus": resources.gpus,
+                   "threads": cfg.train.threads})
+
+
+def cached_units(cache_dir: Path, device: str | None, configs: dict
+                 ) -> dict[str, UnitCosts] | None:
+    """{model key: UnitCosts} from the cache of `device` when it has every model, else None."""
+    path = device_cache(cache_dir, device) if device else None
+    if path is None or not path.is_file():
+        return None
+    models = json.loads(path.read_text())["models"]
+    if any(entry(k) not in models for k in configs):
+        return None
+    return {k: UnitCosts(**models[entry(k)]) for k in configs}
 
 
 # ---------------------------------------------------------------------------- the estimate

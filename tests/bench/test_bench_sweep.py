@@ -14,5 +14,6 @@ def test_bench_sweep_times_both_sides_and_prints_the_ratio(ray_session, tmp_path
     assert "run(cfg) directly, one after another:" in out
     assert "overhead ratio" in out and "(target <= 1.05)" in out
     assert "before the clocks, once" in out and "calibration" in out
+    assert "inside the trials' recorders:" in out and "outside them:" in out
     timed = out[out.rindex("Ray:"):]  # the timed launch finds the one-time steps done
     assert "0 computed" in timed and "0 model(s) measured" in timed

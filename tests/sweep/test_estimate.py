@@ -87,6 +87,33 @@ def test_calibration_is_cached_per_device(twin_root, tmp_path, monkeypatch):
     assert len(calls) == 2 and set(again) == {"m1", "m2"} and measured == 1  # only m2
 
 
+def test_a_calibration_on_hardware_met_before_starts_no_task(twin_root, tmp_path,
+                                                           monkeypatch):
+    import ray
+
+    tasks, nodes = [], [{"Alive": True, "NodeManagerHostname": "h",
+                         "Resources": {"CPU": 2.0, "memory": 1e9}}]
+
+    def remote(**resources):  # ray.remote(num_cpus=, num_gpus=)(fn), run in this process
+        return lambda fn: SimpleNamespace(remote=lambda *a: tasks.append(resources) or fn(*a))
+    monkeypatch.setattr(ray, "nodes", lambda: nodes)
+    monkeypatch.setattr(ray, "remote", remote)
+    monkeypatch.setattr(ray, "get", lambda found: found)
+    monkeypatch.setattr(estimate, "measure", lambda c, scratch: UNITS)
+    one = spec(smoke(twin_root))
+    device, units, measured = estimate.calibrate([one], RESOURCES, tmp_path)
+    assert len(tasks) == 1 and measured == 1 and set(units.values()) == {UNITS}
+    nodes[0]["Resources"]["memory"] = 2e9  # free memory is not hardware
+    assert estimate.calibrate([one], RESOURCES, tmp_path) == (device, units, 0)
+    assert len(tasks) == 1
+    other = spec(smoke(twin_root, "model.backbone=resnet-18"), "k1")
+    assert estimate.calibrate([one, other], RESOURCES, tmp_path)[2] == 1  # a model not met
+    assert len(tasks) == 2
+    nodes.append({"Alive": True, "NodeManagerHostname": "g", "Resources": {"GPU": 1.0}})
+    assert estimate.calibrate([one], RESOURCES, tmp_path)[2] == 0  # cached, but new
+    assert len(tasks) == 3                                          # hardware: a task
+
+
 def test_the_model_key_ignores_what_does_not_change_the_cost(twin_root):
     base = estimate.model_key(smoke(twin_root), RESOURCES)
     assert estimate.model_key(smoke(twin_root, "loss=vcb", "seed=3"), RESOURCES) == base
