@@ -218,7 +218,6 @@ def trials_by_key(client, experiment_id: str) -> dict[str, object]:
     """{trial key: run} over the study's trial runs, as brief runs (every tag, the
     LAUNCH_METRICS, no params: haco/run_reader.py); a FINISHED run wins over others,
     then the newest."""
-
     found: dict[str, object] = {}
     for run in brief_runs(client.tracking_uri, experiment_id, TRIALS, LAUNCH_METRICS):
         key = trial_key(run)

@@ -248,18 +248,23 @@ def calibrate_here(configs: dict[str, dict], cache_dir: str
     first = next(iter(configs.values()))
     set_threads(OmegaConf.create(first))
     device = device_name()
-    path = device_cache(Path(cache_dir), device)
-    cached = json.loads(path.read_text()) if path.is_file() else {"device": device, "models": {}}
-    missing = [k for k in configs if entry(k) not in cached["models"]]
+    models = cached_models(Path(cache_dir), device)
+    missing = [k for k in configs if entry(k) not in models]
     for key in missing:
-        cached["models"][entry(key)] = asdict(measure(configs[key], Path(cache_dir)))
+        models[entry(key)] = asdict(measure(configs[key], Path(cache_dir)))
     if missing:
-        write_json(path, cached)
-    return device, {k: cached["models"][entry(k)] for k in configs}, len(missing)
+        write_json(device_cache(Path(cache_dir), device), {"device": device, "models": models})
+    return device, {k: models[entry(k)] for k in configs}, len(missing)
 
 
 def device_cache(cache_dir: Path, device: str) -> Path:
     return cache_dir / f"{digest(device)}.json"
+
+
+def cached_models(cache_dir: Path, device: str) -> dict[str, dict]:
+    """{entry: unit costs} measured on `device` so far ({} before its first)."""
+    path = device_cache(cache_dir, device)
+    return json.loads(path.read_text())["models"] if path.is_file() else {}
 
 
 def entry(model: str) -> str:
@@ -310,11 +315,8 @@ def hardware_signature(resources, cfg) -> str:
 def cached_units(cache_dir: Path, device: str | None, configs: dict
                  ) -> dict[str, UnitCosts] | None:
     """{model key: UnitCosts} from the cache of `device` when it has every model, else None."""
-    path = device_cache(cache_dir, device) if device else None
-    if path is None or not path.is_file():
-        return None
-    models = json.loads(path.read_text())["models"]
-    if any(entry(k) not in models for k in configs):
+    models = cached_models(cache_dir, device) if device else {}
+    if not models or any(entry(k) not in models for k in configs):
         return None
     return {k: UnitCosts(**models[entry(k)]) for k in configs}
 
