@@ -15,19 +15,31 @@ def migrated_store_template(tmp_path_factory):
     about 2.5 s per store here, a copy (SQLite's backup API) a few ms, and a hundred
     tests open stores of their own. Stores made in subprocesses and Ray workers still
     migrate themselves; the file lock of haco.tracking.open_client is exercised either
-    way."""
+    way.
+
+    The copy stands in for the creation of an *empty* database only. MLflow calls
+    `_initialize_tables` on an existing store too whenever one of its tables is missing
+    (a store written by an older MLflow): that store goes through MLflow's own creation
+    and migrations, as it would outside the tests, or the copy would overwrite its runs
+    (tests/test_conftest.py holds this)."""
     import sqlite3
     from contextlib import closing
 
     import mlflow.store.db.utils as db_utils
+    import sqlalchemy
     from mlflow.tracking import MlflowClient
+
+    def has_tables(engine) -> bool:
+        """Any table but alembic's bookkeeping (which a failed upgrade may leave alone)."""
+        names = sqlalchemy.inspect(engine).get_table_names()
+        return any(not name.startswith("alembic_") for name in names)
 
     template = tmp_path_factory.mktemp("store-template") / "mlflow.db"
     MlflowClient(f"sqlite:///{template}").search_experiments(max_results=1)
     create_and_migrate = db_utils._initialize_tables
 
     def copy_template(engine):
-        if engine.url.get_backend_name() != "sqlite":
+        if engine.url.get_backend_name() != "sqlite" or has_tables(engine):
             return create_and_migrate(engine)
         raw = engine.raw_connection()
         try:
@@ -95,3 +107,49 @@ def client(cfg):
     from haco import tracking
 
     return tracking.client(cfg)
+
+
+def make_outdated_store(database) -> tuple[str, str, set[str]]:
+    """A store as an older MLflow left it: a run in a new store, then the schema taken back
+    (alembic downgrade), one revision at a time, until a table of today's MLflow models
+    is gone, so today's MLflow finds it missing and migrates. Returns (the run's id, the
+    revision it is at now, the tables it lacks)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db import utils as db_utils
+    from mlflow.entities import Metric
+    from mlflow.store.db.base_sql_model import Base
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    uri = f"sqlite:///{database}"
+    # The store itself, not a client: MLflow keeps one store object per URI in a process,
+    # and that one would never look at the tables again (an old store is met afresh).
+    store = SqlAlchemyStore(uri, (database.parent / "artifacts").as_uri())
+    experiment = store.create_experiment("before the upgrade")
+    run = store.create_run(experiment, "test", 0, [], "old run")
+    store.log_metric(run.info.run_id, Metric("kept", 1.0, 0, 0))
+    config = db_utils._get_alembic_config(uri)
+    for revision in ScriptDirectory.from_config(config).walk_revisions():  # newest first
+        command.downgrade(config, revision.down_revision)
+        missing = set(Base.metadata.tables) - sqlalchemy_tables(uri)
+        if missing:
+            return run.info.run_id, revision.down_revision, missing
+    raise AssertionError("no MLflow migration creates a table")
+
+
+def sqlalchemy_tables(uri: str) -> set[str]:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        return set(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def outdated_store(tmp_path):
+    """(database path, run id, its revision, the tables it lacks) of make_outdated_store."""
+    database = tmp_path / "outdated" / "mlflow.db"
+    database.parent.mkdir()
+    return (database, *make_outdated_store(database))
