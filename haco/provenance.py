@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def source_of(name: str, split_dir: Path) -> tuple[str, str]:
     report = import_report_of(split_dir)
     if not report.is_file():
         return "haco-import", json.dumps({"input": None, "imported": None})
-    when = datetime.fromtimestamp(report.stat().st_mtime, timezone.utc)
+    when = datetime.fromtimestamp(report.stat().st_mtime, UTC)
     return "haco-import", json.dumps({"input": json.loads(report.read_text()).get("input"),
                                       "imported": when.isoformat(timespec="seconds")})
 

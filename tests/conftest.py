@@ -116,8 +116,8 @@ def make_outdated_store(database) -> tuple[str, str, set[str]]:
     revision it is at now, the tables it lacks)."""
     from alembic import command
     from alembic.script import ScriptDirectory
-    from mlflow.store.db import utils as db_utils
     from mlflow.entities import Metric
+    from mlflow.store.db import utils as db_utils
     from mlflow.store.db.base_sql_model import Base
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 

@@ -9,10 +9,10 @@ the price of the wall time.
 from __future__ import annotations
 
 import threading
+from typing import Self
 
 import psutil
 import torch
-from typing_extensions import Self
 
 RSS_SAMPLE_SECONDS = 0.05
 
