@@ -153,3 +153,31 @@ def outdated_store(tmp_path):
     database = tmp_path / "outdated" / "mlflow.db"
     database.parent.mkdir()
     return (database, *make_outdated_store(database))
+
+
+@pytest.fixture(params=["truncated", "garbage"])
+def damaged_store(request, tmp_path):
+    """The database file of a store SQLite cannot read: a real store with a run, cut to its
+    first 1000 bytes, or a file of text. A path no test opened before (MLflow keeps one
+    store object per URI in a process)."""
+    from haco import tracking
+
+    sound = tmp_path / "sound" / "mlflow.db"
+    client = tracking.open_client(f"sqlite:///{sound}")
+    client.create_run(client.create_experiment("haco/losses"))
+    damaged = tmp_path / "damaged" / "mlflow.db"
+    damaged.parent.mkdir()
+    damaged.write_bytes(sound.read_bytes()[:1000] if request.param == "truncated"
+                        else b"not a database\n" * 200)
+    return damaged
+
+
+@pytest.fixture
+def assert_damage_reported():
+    """check(message, database): one line naming the damaged file and SQLite's recovery."""
+    def check(message: str, database) -> None:
+        assert "\n" not in message.strip()
+        assert f"the MLflow store {database} is damaged" in message
+        assert f'sqlite3 {database} ".recover" | sqlite3 {database}.recovered' in message
+        assert f"mlflow.tracking_uri=sqlite:///{database}.recovered" in message
+    return check
