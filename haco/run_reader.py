@@ -115,9 +115,13 @@ def _read(tracking_uri: str, experiment_id: str, where: Where, columns: Columns)
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     from mlflow.tracking._tracking_service.utils import _get_store
 
-    store = _get_store(tracking_uri)
-    if isinstance(store, SqlAlchemyStore):
-        return _from_database(store, experiment_id, where, columns)
+    from haco import tracking  # here: tracking imports the ledger, which imports this
+
+    tracking.prepare_store(tracking_uri)  # a damaged SQLite file: one clear error
+    with tracking.damage_reported(tracking_uri):
+        store = _get_store(tracking_uri)
+        if isinstance(store, SqlAlchemyStore):
+            return _from_database(store, experiment_id, where, columns)
     return _from_client(tracking_uri, experiment_id, where, columns)
 
 

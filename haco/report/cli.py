@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from haco.config import ConfigError
 from haco.report import formats
 from haco.report.runs import (
     DEFAULT_FIDELITY,
@@ -19,6 +21,7 @@ from haco.report.runs import (
     pick_baselines,
 )
 from haco.report.tables import TABLES, build
+from haco.tracking import open_client
 
 # The studies that fill a table, in the tables' order: each table names its study.
 STUDIES = tuple(dict.fromkeys(spec.study for spec in TABLES.values()))
@@ -53,6 +56,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def reported(main):
+    """A report's entry point that prints a ConfigError (a damaged store among them) as one
+    line and exits 2, instead of a traceback."""
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except ConfigError as err:
+            print(f"haco: {err}", file=sys.stderr)
+            return 2
+    return run
+
+
+@reported
 def tables_main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     uri = args.tracking_uri or default_tracking_uri()
@@ -84,10 +101,9 @@ def study_frames(uri: str, study: str, profile: str | None = None, data: str | N
     return runs, baselines, profile, data
 
 
+@reported
 def figures_main(argv: list[str] | None = None) -> int:
     """`python analysis/figures.py`: every figure that has runs, as PNG and PDF."""
-    from mlflow.tracking import MlflowClient
-
     from haco.hand import load_hand
     from haco.report import figures
 
@@ -112,7 +128,7 @@ def figures_main(argv: list[str] | None = None) -> int:
                                                    floors.get("backbones"), args.fidelity),
         "region heatmaps": figures.region_heatmaps(runs.get("losses", empty), hand, out),
     }
-    client = MlflowClient(uri)
+    client = open_client(uri)
     for study, study_runs in runs.items():
         made[f"curves {study}"] = figures.learning_curves(client, study, study_runs, out)
     made["search progress"] = figures.search_progress(load_search(uri), out)
@@ -127,9 +143,8 @@ def training_means(uri: str, runs) -> dict | None:
     """Each training set's mean contact map, from the first run that logged them."""
     import numpy as np
     from mlflow.artifacts import download_artifacts
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(uri)
+    client = open_client(uri)
     for run_id in ([] if runs.empty else runs["run_id"]):
         if "train_contact_means.npz" not in {a.path for a in client.list_artifacts(run_id)}:
             continue
