@@ -13,6 +13,7 @@ import inspect
 import sys
 
 from haco.config import ConfigError, load_config
+from haco.interrupt import report_interrupted, sigterm_as_interrupt
 
 # (group, command) -> (config name, "module:function"). Later issues add rows here.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
@@ -118,14 +119,30 @@ def main(argv: list[str] | None = None) -> int:
 
         print(OmegaConf.to_yaml(cfg))
         return 0
+    return run_command(target, cfg, overrides)
+
+
+def run_command(target: str, cfg, overrides: list[str]) -> int:
+    """Call the command's function; its errors that need no traceback as one line:
+    a ConfigError (exit 2, nothing done), Ctrl-C or SIGTERM (130, haco/interrupt.py), a
+    full disk (1, haco/disk.py)."""
     module, function = target.split(":")
     try:
-        command = getattr(importlib.import_module(module), function)
-        takes_overrides = "overrides" in inspect.signature(command).parameters
-        result = command(cfg, overrides=overrides) if takes_overrides else command(cfg)
+        with sigterm_as_interrupt():
+            command = getattr(importlib.import_module(module), function)
+            takes_overrides = "overrides" in inspect.signature(command).parameters
+            result = command(cfg, overrides=overrides) if takes_overrides else command(cfg)
     except ConfigError as err:  # raised by a command's own validation, before it runs
         print(f"haco: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return report_interrupted()
+    except OSError as err:
+        from haco import disk
+
+        if not disk.is_disk_full(err):
+            raise
+        return disk.report_full(err)
     return int(result or 0)
 
 

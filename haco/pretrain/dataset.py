@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
+from haco import disk
 from haco.atomic import write_json, write_npz
 from haco.config import digest
 from haco.paths import data_root
+from haco.workers import worker_pool
 
 SET_VERSION = 2          # bump when samples.py changes what a sample is
 SHARD = "shard-{:05d}.npz"
@@ -57,8 +58,31 @@ def _write_shard(path: str, start: int, stop: int, seed: int, image_size: int,
     from haco.pretrain.samples import generate
 
     samples = [generate(i, seed, image_size, target_size) for i in range(start, stop)]
-    write_npz(path, {f: np.stack([s[f] for s in samples]) for f in FIELDS})
+    with disk.on_full(path, shard_bytes(stop - start, image_size, target_size)):
+        write_npz(path, {f: np.stack([s[f] for s in samples]) for f in FIELDS})
     return stop - start
+
+
+def shard_bytes(samples: int, image_size: int, target_size: int) -> int:
+    """Disk bytes of one shard file of `samples` samples (npz headers in the margin)."""
+    payload = samples * disk.pretrain_sample_bytes(image_size, target_size)
+    return int(disk.on_disk(payload) * disk.MARGIN)
+
+
+def bytes_needed(root: Path, ranges: list[tuple[int, int]], image_size: int,
+                 target_size: int) -> int:
+    """Disk bytes of the shards under `root` not written yet."""
+    return sum(shard_bytes(b - a, image_size, target_size)
+               for k, (a, b) in enumerate(ranges) if not (root / SHARD.format(k)).is_file())
+
+
+def pending_bytes(cfg) -> int:
+    """Disk bytes `build_set(cfg)` would still write (0 for a complete set)."""
+    root = set_dir(cfg)
+    if (root / RECIPE).is_file():
+        return 0
+    ranges = shard_ranges(int(cfg.pretrain.samples), int(cfg.pretrain.shard_size))
+    return bytes_needed(root, ranges, int(cfg.data.image_size), int(cfg.pretrain.target_size))
 
 
 def build_set(cfg, progress: bool = True) -> Path:
@@ -68,22 +92,25 @@ def build_set(cfg, progress: bool = True) -> Path:
     root = set_dir(cfg)
     if (root / RECIPE).is_file():
         return root
+    ranges = shard_ranges(int(cfg.pretrain.samples), int(cfg.pretrain.shard_size))
+    image_size, target_size = int(cfg.data.image_size), int(cfg.pretrain.target_size)
+    disk.require(root, pending_bytes(cfg))
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".*.partial-*"):  # left by a killed build
         stale.unlink()
-    ranges = shard_ranges(int(cfg.pretrain.samples), int(cfg.pretrain.shard_size))
     todo = [(k, r) for k, r in enumerate(ranges) if not (root / SHARD.format(k)).is_file()]
     total = int(cfg.pretrain.samples)
     workers = int(cfg.data.workers or os.cpu_count() or 1)
     bar = tqdm(total=total, initial=total - sum(b - a for _, (a, b) in todo), unit="img",
                disable=not progress, desc=f"pretraining set ({workers} workers)")
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_write_shard, str(root / SHARD.format(k)), a, b,
-                               int(cfg.pretrain.seed), int(cfg.data.image_size),
-                               int(cfg.pretrain.target_size)) for k, (a, b) in todo]
-        for future in as_completed(futures):
-            bar.update(future.result())
-    bar.close()
+    tasks = [(str(root / SHARD.format(k)), a, b, int(cfg.pretrain.seed), image_size,
+              target_size) for k, (a, b) in todo]
+    try:
+        with worker_pool(workers) as pool:  # stopped with the command: Ctrl-C, SIGTERM, disk full
+            for done in pool.each_completed(_write_shard, tasks):
+                bar.update(done)
+    finally:
+        bar.close()
     write_json(root / RECIPE, recipe(cfg))
     return root
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from haco import disk
 from haco.config import ConfigError, digest
 from haco.pretrain.dataset import build_set, load_set, recipe, set_dir
 
@@ -130,7 +131,9 @@ def pretrain(cfg: DictConfig, path: Path, progress: bool) -> list[dict[str, floa
         history.append(record)
         print(f"pretrain epoch {epoch + 1}/{p.epochs}: " + "  ".join(
             f"{k.split('/')[-1]} {v:.4f}" for k, v in record.items()), flush=True)
-    write_with(path, lambda tmp: torch.save(net.backbone.model.state_dict(), tmp))
+    state = net.backbone.model.state_dict()
+    with disk.on_full(path, sum(t.numel() * t.element_size() for t in state.values())):
+        write_with(path, lambda tmp: torch.save(state, tmp))
     return history
 
 

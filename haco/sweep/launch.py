@@ -21,16 +21,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from haco import baselines, ledger, tracking
+from haco import baselines, disk, ledger, tracking
 from haco.cli import parse_flags
 from haco.config import ConfigError, data_key, load_config
+from haco.interrupt import INTERRUPTED, report_interrupted, sigterm_as_interrupt
 from haco.ledger import StoppedBy
 from haco.sweep import runs
 from haco.sweep.budget import Budget
@@ -38,7 +38,7 @@ from haco.sweep.console import LiveLine, StudyProgress, clock, quiet_libraries, 
 from haco.sweep.estimate import Estimator, TrialEstimate, cache_dir_of, wall_seconds
 from haco.sweep.floor import ensure_floor, print_baselines
 from haco.sweep.grid import GridStudy
-from haco.sweep.prepare import prepare_data, prepare_twins
+from haco.sweep.prepare import disk_needs, prepare_data, prepare_twins
 from haco.sweep.resources import Resources, connect, wait_for_nodes
 from haco.sweep.search import SearchStudy
 from haco.sweep.searchers import StudySearch
@@ -55,10 +55,17 @@ def main(study: str, argv: list[str] | None = None) -> int:
         if show_cfg:
             print(OmegaConf.to_yaml(cfg))
             return 0
-        return launch(cfg, overrides)
+        with sigterm_as_interrupt():  # the whole launch: plan, calibration, data, trials
+            return launch(cfg, overrides)
     except ConfigError as err:
         print(f"haco: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before or after Tune (during it, tune_until_done settles)
+        return report_interrupted()
+    except OSError as err:
+        if not disk.is_disk_full(err):
+            raise
+        return disk.report_full(err)
 
 
 def study_of(cfg: DictConfig, overrides: list[str]) -> GridStudy | SearchStudy:
@@ -88,6 +95,7 @@ def launch(cfg: DictConfig, overrides: list[str]) -> int:
         wall = print_plan(cfg, study, resources, where, budget)
         if cfg.sweep.dry_run:
             return 0
+        disk.require_all(launch_needs(study, resources))
         prepare_data(study.data_specs())
         floors = ensure_floor(cfg, client, experiment, study.floor_specs())
         return run_trials(cfg, study, client, experiment, resources, budget, floors, wall)
@@ -118,7 +126,8 @@ def run_trials(cfg, study, client, experiment: str, resources: Resources, budget
                            budget, pruned)
     if budget.capped:
         print(budget.summary())
-    return study.summary(client, experiment, floors, parent, budget)
+    code = study.summary(client, experiment, floors, parent, budget)
+    return INTERRUPTED if stopped == StoppedBy.USER else code
 
 
 def job_maker(cfg, resources: Resources):
@@ -131,8 +140,10 @@ def tune_until_done(cfg, search, resources: Resources, samples: int, scheduler=N
                     callbacks=()):
     """(ResultGrid, why it stopped early: None | "budget") once Tune is done, or (None,
     "user") after Ctrl-C or SIGTERM, with this launch's trials stopped."""
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Tune's would end `fit` quietly and
+    # advise `Tuner.restore`, while here the same command resumes
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt():  # also when launch() is called without main()
             results = tune_trials(cfg, search, resources, samples, scheduler, callbacks)
         return results, (StoppedBy.BUDGET if search.budget.spent_out() else None)
     except KeyboardInterrupt:
@@ -191,19 +202,10 @@ def study_lock(cfg) -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Ctrl-C and `kill <pid>` stop a launch alike: KeyboardInterrupt, then the runs are
-    settled, not left RUNNING. Tune's own SIGINT handler is off: it would end `fit`
-    quietly and advise `Tuner.restore`, while here the same command resumes."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def launch_needs(study, resources: Resources) -> list[disk.Need]:
+    """The disk the launch will write: missing twins and pretraining sets, checkpoints."""
+    return disk_needs(study.data_specs(), study.estimate_specs(), study.left,
+                      resources.concurrent)
 
 
 def plan_estimates(cfg, study, resources: Resources) -> tuple[dict[str, TrialEstimate], str]:
@@ -234,6 +236,7 @@ def print_plan(cfg, study, resources: Resources, where: str, budget: Budget) -> 
     if calibration:
         print(f"  {calibration}")
     print(f"  {budget.plan([s / 3600 for s in seconds])}")
+    print(f"  {disk.plan_line(launch_needs(study, resources))}")
     print(f"  MLflow: experiment {ledger.experiment_name(cfg.study.name)} at "
           f"{tracking.tracking_uri(cfg)}")
     for line in study.trial_lines():

@@ -4,6 +4,11 @@ backbones built. Which splits a trial reads is the catalogue's (haco/data/catalo
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
+from haco import disk
 from haco.config import ConfigError
 from haco.data.catalogue import MissingSplitError, check, reads, trial_splits, twins_read
 from haco.provenance import split_digest
@@ -64,3 +69,67 @@ def check_real(cfg) -> None:
         check(cfg, reads(cfg))
     except MissingSplitError as err:
         raise ConfigError(str(err)) from None
+
+
+# ---------------------------------------------------------------------------- disk space
+
+CHECKPOINT_KEY = "sweep.storage_path=..."
+
+
+def disk_needs(data_specs: list[TrialSpec], trial_specs: list[TrialSpec], trials: int,
+               concurrent: int) -> list[disk.Need]:
+    """What the launch will write: the missing twins and pretraining sets of `data_specs`,
+    and a checkpoint per trial (`trials` of the models of `trial_specs`; `concurrent` more,
+    as each new checkpoint is written beside the previous one before replacing it)."""
+    needs = []
+    reading = [spec.config for spec in data_specs if twins_read(spec.config)]
+    names = sorted({name for cfg in reading for name in twins_read(cfg)})
+    if names:
+        root, count = generate.pending_bytes(reading[0], names)
+        needs.append(disk.Need("twins", root, count))
+    needs += pretraining_needs(data_specs)
+    if trial_specs and trials:
+        largest = max(checkpoint_bytes(spec.config) for spec in trial_specs)
+        out = Path(trial_specs[0].config.train.out_dir).parent
+        needs.append(disk.Need(f"{trials} checkpoints", out, (trials + concurrent) * largest,
+                               CHECKPOINT_KEY))
+    return needs
+
+
+def pretraining_needs(specs: list[TrialSpec]) -> list[disk.Need]:
+    from haco.pretrain import TWIN_WEIGHTS
+    from haco.pretrain.dataset import pending_bytes, set_dir
+
+    sets = {}
+    for spec in specs:
+        if str(spec.config.model.pretrained) == TWIN_WEIGHTS:
+            sets.setdefault(set_dir(spec.config), spec.config)
+    return [disk.Need("pretraining set", root, pending_bytes(cfg)) for root, cfg in sets.items()]
+
+
+def checkpoint_bytes(cfg) -> int:
+    """A trial's checkpoint (model + AdamW state), from its model's parameter count."""
+    from omegaconf import OmegaConf
+
+    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+             if k not in ("pretrained", "threshold", "init_mean")}
+    return disk.checkpoint_bytes(parameter_count(json.dumps(model, sort_keys=True),
+                                                 cfg.hand.mano_path, tuple(cfg.loss.levels)))
+
+
+@functools.cache
+def parameter_count(model: str, mano_path: str | None, levels: tuple[int, ...]) -> int:
+    """Parameters of the model a `model` config (JSON) builds, counted on the meta device
+    (no memory, no weights read); once per model, as a study's trials mostly share one."""
+    import numpy as np
+    import torch
+    from omegaconf import OmegaConf
+
+    from haco.model import model_from_config
+
+    cfg = OmegaConf.create({"model": {**json.loads(model), "pretrained": None},
+                            "hand": {"mano_path": mano_path}, "loss": {"levels": list(levels)}})
+    mean = np.full(778, 0.1, np.float32) if cfg.model.init == "mean" else None  # any map
+    with torch.device("meta"):
+        built = model_from_config(cfg, init_mean=mean)
+    return sum(p.numel() for p in built.parameters())

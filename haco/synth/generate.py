@@ -13,18 +13,19 @@ import os
 import shutil
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import OmegaConf
 
+from haco import disk
 from haco.atomic import write_json
 from haco.data import integrity, shards
 from haco.synth import GENERATOR_VERSION
 from haco.synth.layout import selected_twins, split_sizes, synth_dir
 from haco.synth.twins import Calibration, TwinProfile, calibrate, get_twin, sample_rng
+from haco.workers import WorkerPool, worker_pool
 
 BUILD_RECORD = "build.json"  # seconds and samples of the last build that generated any
 SKIN_TONES = np.array([[0.95, 0.80, 0.69], [0.88, 0.69, 0.56], [0.76, 0.57, 0.45],
@@ -131,8 +132,11 @@ def _write_unit(unit: Unit, root: str, seed: int, image_size: int, share: float)
     meta = {"dataset": twin.name, "split": unit.split, "group": twin.group,
             "ids": [f"{twin.name}/{unit.split}/{i:06d}-{s}" for i, s in
                     zip(range(unit.start, unit.stop), scenarios)]}
-    shards.write_shard(Path(root) / unit.twin / unit.split, unit.shard, np.stack(images),
-                       np.stack(contacts), np.stack(vertices), meta)
+    split_dir = Path(root) / unit.twin / unit.split
+    needed = disk.ShardSizes(image_size).shards(unit.stop - unit.start, 1)
+    with disk.on_full(split_dir / shards.shard_name(unit.shard), needed):
+        shards.write_shard(split_dir, unit.shard, np.stack(images), np.stack(contacts),
+                           np.stack(vertices), meta)
     return unit.stop - unit.start
 
 
@@ -146,7 +150,20 @@ def plan(cfg, twins: list[TwinProfile]) -> list[Unit]:
     return units
 
 
-def load_calibrations(cfg, root: Path, twins, pool) -> dict[str, Calibration]:
+def bytes_needed(units: list[Unit], image_size: int) -> int:
+    """Disk bytes the shards of `units` take (the ones still to write: a resumed build
+    needs only the rest)."""
+    splits = len({(u.twin, u.split) for u in units})
+    return disk.ShardSizes(image_size).shards(sum(u.stop - u.start for u in units),
+                                              len(units), splits)
+
+
+def missing_units(root: Path, units: list[Unit]) -> list[Unit]:
+    return [u for u in units
+            if u.shard not in shards.completed_shards(root / u.twin / u.split)]
+
+
+def load_calibrations(cfg, root: Path, twins, pool: WorkerPool) -> dict[str, Calibration]:
     """Per-twin calibration, cached in <root>/<twin>/calibration.json."""
     seed = int(cfg.data.seed)
     found, missing = {}, []
@@ -169,29 +186,31 @@ def synthesize(cfg, progress: bool = True) -> Path:
 
     twins = selected_twins(cfg)
     root = synth_dir(cfg)
+    units = plan(cfg, twins)
+    disk.require(root, bytes_needed(missing_units(root, units), int(cfg.data.image_size)))
     root.mkdir(parents=True, exist_ok=True)
     write_json(root / "recipe.json", {"profile": cfg.profile, "image_size": cfg.data.image_size,
                                       "seed": cfg.data.seed, "version": GENERATOR_VERSION})
-    units = plan(cfg, twins)
     for twin in twins:
         for split in split_sizes(cfg, twin):
             shards.clean_partials(root / twin.name / split)
             drop_corrupt(root / twin.name / split)
-    todo = [u for u in units
-            if u.shard not in shards.completed_shards(root / u.twin / u.split)]
+    todo = missing_units(root, units)
     workers = int(cfg.data.workers or os.cpu_count() or 1)
     total = sum(u.stop - u.start for u in units)
     remaining = sum(u.stop - u.start for u in todo)
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:  # stopped with the command: Ctrl-C, SIGTERM, disk full
         calibrations = load_calibrations(cfg, root, twins, pool)
         bar = tqdm(total=total, initial=total - remaining, unit="img", disable=not progress,
                    desc=f"synth {cfg.profile} ({workers} workers)")
-        futures = [pool.submit(_write_unit, u, str(root), int(cfg.data.seed), int(cfg.data.image_size),
-                               calibrations[u.twin].non_contact_share) for u in todo]
-        for future in as_completed(futures):
-            bar.update(future.result())
-        bar.close()
+        tasks = [(u, str(root), int(cfg.data.seed), int(cfg.data.image_size),
+                  calibrations[u.twin].non_contact_share) for u in todo]
+        try:
+            for done in pool.each_completed(_write_unit, tasks):
+                bar.update(done)
+        finally:
+            bar.close()
     for twin in twins:
         for split in split_sizes(cfg, twin):
             if remaining or integrity.manifest(root / twin.name / split) is None:
@@ -225,7 +244,19 @@ def ensure(cfg, names: list[str], progress: bool = False) -> Path:
     """Generate whatever is missing of the twins of `names` (paper names like `MOW`, or
     `synth:MOW`): the explicit call a launch and `run(cfg)` make before they read twins.
     A second call finds every shard done and generates nothing."""
-    return synthesize(OmegaConf.merge(cfg, {"data": {"twins": list(names)}}), progress)
+    return synthesize(twins_config(cfg, names), progress)
+
+
+def twins_config(cfg, names: list[str]):
+    return OmegaConf.merge(cfg, {"data": {"twins": list(names)}})
+
+
+def pending_bytes(cfg, names: list[str]) -> tuple[Path, int]:
+    """(the synth directory, the disk bytes `ensure(cfg, names)` would write there)."""
+    cfg = twins_config(cfg, names)
+    root = synth_dir(cfg)
+    units = missing_units(root, plan(cfg, selected_twins(cfg)))
+    return root, bytes_needed(units, int(cfg.data.image_size))
 
 
 def synth_command(cfg) -> int:

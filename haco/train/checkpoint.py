@@ -13,14 +13,31 @@ from pathlib import Path
 
 import torch
 
+from haco import disk
 from haco.atomic import write_with
 
 LAST = "last.pt"
 
 
+CHECKPOINT_KEY = "train.out_dir=... (a launch: sweep.storage_path=...)"
+
+
 def save_checkpoint(path: Path, state: dict) -> Path:
-    """torch.save into a temp file beside `path`, then rename: never a half-written file."""
-    return write_with(path, lambda tmp: torch.save(state, tmp))
+    """torch.save into a temp file beside `path`, then rename: never a half-written file;
+    a full disk is a one-line DiskFullError (the previous checkpoint stays)."""
+    with disk.on_full(path, tensor_bytes(state), moved_by=CHECKPOINT_KEY):
+        return write_with(path, lambda tmp: torch.save(state, tmp))
+
+
+def tensor_bytes(state) -> int:
+    """Bytes of the tensors in a (nested) state: what its file holds, about."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(tensor_bytes(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(tensor_bytes(v) for v in state)
+    return 0
 
 
 def load_checkpoint(path) -> dict:
