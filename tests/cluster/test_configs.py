@@ -258,7 +258,13 @@ def stubs(tmp_path: Path) -> dict[str, str]:
                  'echo "srun sees RAY_AUTH_MODE=$RAY_AUTH_MODE" >> "$STUB_LOG"\n'
                  'case "$*" in *hostname*) echo "10.0.0.1 fe80::1" ;;\n'
                  f'  *"ray start"*) exec {real_sleep} 30 ;; esac'),
-        "python": 'echo "python $*" >> "$STUB_LOG"\nexit "${STUB_PYTHON_RC:-0}"',
+        # As the real wait_for_workers.py, the stub returns once the worker joined (its
+        # srun step ran): the script then stops the steps, possibly before one began.
+        "python": ('echo "python $*" >> "$STUB_LOG"\n'
+                   'case "$*" in *wait_for_workers*) for _ in $(seq 100); do\n'
+                   '  grep -q "ray start --address" "$STUB_LOG" && break\n'
+                   f'  {real_sleep} 0.1; done ;; esac\n'
+                   'exit "${STUB_PYTHON_RC:-0}"'),
         "ray": 'echo "ray $*" >> "$STUB_LOG"',
         "sleep": "exit 0",
     }
