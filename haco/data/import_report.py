@@ -35,6 +35,29 @@ class Tally:
     def passes(self, max_failures: float) -> bool:
         return self.imported > 0 and self.failure_share <= max_failures
 
+    def add(self, part: Tally) -> None:
+        """Count `part` (the next chunk of records, in order) into this tally."""
+        self.records += part.records
+        self.imported += part.imported
+        self.shards += part.shards
+        self.skipped.extend(part.skipped)
+        self.labels_from.update(part.labels_from)
+        for note, ids in part.notes.items():
+            self.notes[note].extend(ids)
+
+    def as_json(self) -> dict:
+        return {"records": self.records, "imported": self.imported, "shards": self.shards,
+                "skipped": self.skipped, "labels_from": dict(self.labels_from),
+                "notes": dict(self.notes)}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> Tally:
+        tally = cls(saved["records"], saved["imported"], saved["shards"], saved["skipped"],
+                    Counter(saved["labels_from"]))
+        for note, ids in saved["notes"].items():
+            tally.notes[note].extend(ids)
+        return tally
+
 
 def make_report(request: ImportRequest, tally: Tally, passed: bool) -> dict:
     threshold = request.dataset.threshold
