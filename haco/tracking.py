@@ -125,7 +125,8 @@ def damage_advice(database: Path, problem: str) -> str:
     recovered = database.with_name(database.name + ".recovered")
     return (f"the MLflow store {database} is damaged ({problem}); recover what it holds "
             f"with `sqlite3 {shlex.quote(str(database))} \".recover\" | sqlite3 "
-            f"{shlex.quote(str(recovered))}` and use mlflow.tracking_uri=sqlite:///{recovered}"
+            f"{shlex.quote(str(recovered))}` (`.dump` where that sqlite3 lacks .recover) and "
+            f"use mlflow.tracking_uri=sqlite:///{recovered}"
             f"{backup_note(database, restore=True)}")
 
 
@@ -234,8 +235,8 @@ def back_up(database: Path, revision: str | None) -> Path:
     check_intact(database)  # a migration rewrites tables: no point on a damaged file
     check_room_for_copy(database)
     atomic.write_with(backup, lambda tmp: sqlite_copy(database, tmp))
-    print(f"haco: MLflow migrates the store {database} (schema {revision or 'unversioned'}); "
-          f"a copy from before is at {backup}", file=sys.stderr)
+    print(f"haco: backed up the MLflow store {database} (schema {revision or 'unversioned'}) "
+          f"to {backup} before its migration", file=sys.stderr)
     return backup
 
 

@@ -114,8 +114,8 @@ def test_an_outdated_store_is_backed_up_once_then_migrated(outdated_store, monke
     client = tracking.open_client(uri)
     backup = database.with_name(f"mlflow.db.before-{revision}")
     said = capsys.readouterr().err.strip().splitlines()
-    told = (f"haco: MLflow migrates the store {database} (schema {revision}); a copy from "
-            f"before is at {backup}")
+    told = (f"haco: backed up the MLflow store {database} (schema {revision}) to {backup} "
+            "before its migration")
     assert [line for line in said if "haco:" in line] == [told]
     # The copy is the store as it was; the store itself is today's, its run kept.
     tables, backup_revision = schema_of(backup)
@@ -198,3 +198,24 @@ def test_a_store_truncated_past_its_first_page_is_damaged_by_its_header(tmp_path
     cut.write_bytes(sound.read_bytes()[:8192])
     assert tracking.header_problem(sound) is None
     assert tracking.header_problem(cut).startswith("truncated: 8192 bytes of the ")
+
+
+def test_a_store_behind_only_in_revision_is_backed_up_and_named_for_mlflow_db_upgrade(
+        tmp_path, capsys):
+    """MLflow migrates a store itself only when a table is missing; one at an older
+    revision with every table gets a backup and the command that upgrades it."""
+    import sqlite3
+    from contextlib import closing
+
+    sound = tmp_path / "sound.db"
+    tracking.open_client(f"sqlite:///{sound}")
+    behind = tmp_path / "behind.db"
+    behind.write_bytes(sound.read_bytes())
+    with closing(sqlite3.connect(behind)) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'c0ffee000000'")
+        db.commit()
+    uri = f"sqlite:///{behind}"
+    with pytest.raises(tracking.ConfigError, match=rf"run `mlflow db upgrade {uri}` \(its "
+                       rf"backup: {behind}.before-c0ffee000000\)$"):
+        tracking.open_client(uri)
+    assert (tmp_path / "behind.db.before-c0ffee000000").is_file()
