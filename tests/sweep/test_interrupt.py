@@ -8,9 +8,11 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from haco import tracking
+from haco.interrupt import INTERRUPTED
 from haco.paths import project_root
 from haco.sweep import launch
 
@@ -41,6 +43,7 @@ def test_a_killed_launch_is_resumed_by_the_same_command(study, signum, left):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         run_id = wait_for_first_epoch(cfg, proc)
+        children = psutil.Process(proc.pid).children(recursive=True)  # Ray, its workers
         if signum == signal.SIGKILL:
             os.killpg(proc.pid, signum)  # the driver and the Ray it started, at once
         else:
@@ -49,6 +52,9 @@ def test_a_killed_launch_is_resumed_by_the_same_command(study, signum, left):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    if signum == signal.SIGTERM:  # as Ctrl-C: exit 130, the Ray it started gone with it
+        assert proc.returncode == INTERRUPTED
+        assert psutil.wait_procs(children, timeout=30)[1] == []
     client = tracking.client(cfg)
     assert client.get_run(run_id).info.status == left
 
