@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from haco import store_file
+
 PAGE = 1000  # runs per request when paging through a tracking server
 RUN_FIELDS = ("run_id", "experiment_id", "status", "start_time", "end_time", "artifact_uri")
 KINDS = ("metrics", "params", "tags")
@@ -115,10 +117,8 @@ def _read(tracking_uri: str, experiment_id: str, where: Where, columns: Columns)
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     from mlflow.tracking._tracking_service.utils import _get_store
 
-    from haco import tracking  # here: tracking imports the ledger, which imports this
-
-    tracking.prepare_store(tracking_uri)  # a damaged SQLite file: one clear error
-    with tracking.damage_reported(tracking_uri):
+    store_file.prepare_store(tracking_uri)  # a damaged SQLite file: one clear error
+    with store_file.damage_reported(tracking_uri):
         store = _get_store(tracking_uri)
         if isinstance(store, SqlAlchemyStore):
             return _from_database(store, experiment_id, where, columns)

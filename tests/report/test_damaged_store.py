@@ -5,7 +5,7 @@ from contextlib import closing
 
 import pytest
 
-from haco import ledger, tracking
+from haco import ledger, store_file, tracking
 from haco.report.cli import tables_main
 from haco.run_reader import Columns, read_runs
 
@@ -41,7 +41,7 @@ def test_damage_met_while_reading_runs_is_the_same_clear_error(tmp_path, monkeyp
     broken.write_bytes(sound.read_bytes())
     zero_page(broken, "runs")
     uri = f"sqlite:///{broken}"
-    monkeypatch.setattr(tracking, "_opened", {uri})  # as if this process had opened it
-    with pytest.raises(tracking.DamagedStore, match=rf"the MLflow store {broken} is damaged "
+    monkeypatch.setattr(store_file, "_opened", {uri})  # as if this process had opened it
+    with pytest.raises(store_file.DamagedStore, match=rf"the MLflow store {broken} is damaged "
                        r"\(database disk image is malformed\)"):
         read_runs(uri, experiment, ledger.status_is(ledger.Status.FINISHED), Columns(()))
