@@ -4,8 +4,6 @@ backbones built. Which splits a trial reads is the catalogue's (haco/data/catalo
 
 from __future__ import annotations
 
-import functools
-import json
 from pathlib import Path
 
 from haco import disk
@@ -14,6 +12,7 @@ from haco.data.catalogue import MissingSplitError, check, reads, trial_splits, t
 from haco.provenance import split_digest
 from haco.sweep.study import TrialSpec
 from haco.synth import generate
+from haco.train.checkpoint import CHECKPOINT_KEY, checkpoint_bytes
 
 
 def prepare_data(todo: list[TrialSpec]) -> None:
@@ -73,8 +72,6 @@ def check_real(cfg) -> None:
 
 # ---------------------------------------------------------------------------- disk space
 
-CHECKPOINT_KEY = "sweep.storage_path=..."
-
 
 def disk_needs(data_specs: list[TrialSpec], trial_specs: list[TrialSpec], trials: int,
                concurrent: int) -> list[disk.Need]:
@@ -105,31 +102,3 @@ def pretraining_needs(specs: list[TrialSpec]) -> list[disk.Need]:
         if str(spec.config.model.pretrained) == TWIN_WEIGHTS:
             sets.setdefault(set_dir(spec.config), spec.config)
     return [disk.Need("pretraining set", root, pending_bytes(cfg)) for root, cfg in sets.items()]
-
-
-def checkpoint_bytes(cfg) -> int:
-    """A trial's checkpoint (model + AdamW state), from its model's parameter count."""
-    from omegaconf import OmegaConf
-
-    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-             if k not in ("pretrained", "threshold", "init_mean")}
-    return disk.checkpoint_bytes(parameter_count(json.dumps(model, sort_keys=True),
-                                                 cfg.hand.mano_path, tuple(cfg.loss.levels)))
-
-
-@functools.cache
-def parameter_count(model: str, mano_path: str | None, levels: tuple[int, ...]) -> int:
-    """Parameters of the model a `model` config (JSON) builds, counted on the meta device
-    (no memory, no weights read); once per model, as a study's trials mostly share one."""
-    import numpy as np
-    import torch
-    from omegaconf import OmegaConf
-
-    from haco.model import model_from_config
-
-    cfg = OmegaConf.create({"model": {**json.loads(model), "pretrained": None},
-                            "hand": {"mano_path": mano_path}, "loss": {"levels": list(levels)}})
-    mean = np.full(778, 0.1, np.float32) if cfg.model.init == "mean" else None  # any map
-    with torch.device("meta"):
-        built = model_from_config(cfg, init_mean=mean)
-    return sum(p.numel() for p in built.parameters())

@@ -9,6 +9,8 @@ is a function of (seed, epoch), so the resumed run reproduces the uninterrupted 
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 import torch
@@ -65,3 +67,31 @@ def load_trained(path):
     model = model_from_config(OmegaConf.merge(cfg, {"model": {"pretrained": None}}))
     model.load_state_dict(saved["model"])
     return model.eval(), cfg
+
+
+def checkpoint_bytes(cfg) -> int:
+    """A trial's checkpoint (model + AdamW state), from its model's parameter count."""
+    from omegaconf import OmegaConf
+
+    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+             if k not in ("pretrained", "threshold", "init_mean")}
+    return disk.checkpoint_bytes(parameter_count(json.dumps(model, sort_keys=True),
+                                                 cfg.hand.mano_path, tuple(cfg.loss.levels)))
+
+
+@functools.cache
+def parameter_count(model: str, mano_path: str | None, levels: tuple[int, ...]) -> int:
+    """Parameters of the model a `model` config (JSON) builds, counted on the meta device
+    (no memory, no weights read); once per model, as a study's trials mostly share one."""
+    import numpy as np
+    import torch
+    from omegaconf import OmegaConf
+
+    from haco.model import model_from_config
+
+    cfg = OmegaConf.create({"model": {**json.loads(model), "pretrained": None},
+                            "hand": {"mano_path": mano_path}, "loss": {"levels": list(levels)}})
+    mean = np.full(778, 0.1, np.float32) if cfg.model.init == "mean" else None  # any map
+    with torch.device("meta"):
+        built = model_from_config(cfg, init_mean=mean)
+    return sum(p.numel() for p in built.parameters())

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from haco import disk
+from haco.train.checkpoint import CHECKPOINT_KEY, checkpoint_bytes
 from haco.train.evaluate import protocol_of
+
+
+def disk_needs(cfg) -> list[disk.Need]:
+    """What one trial writes: the twins it reads that are missing, and its checkpoint
+    (twice: the next epoch's is written beside the last before replacing it)."""
+    from haco.data.catalogue import twins_read
+    from haco.synth import generate
+
+    needs = []
+    if twins_read(cfg):
+        root, count = generate.pending_bytes(cfg, twins_read(cfg))
+        needs.append(disk.Need("twins", root, count))
+    needs.append(disk.Need("checkpoint", Path(cfg.train.out_dir), 2 * checkpoint_bytes(cfg),
+                           CHECKPOINT_KEY))
+    return needs
 
 
 def print_tests(metrics: dict, protocol: str = "paper") -> None:
@@ -21,6 +39,7 @@ def print_tests(metrics: dict, protocol: str = "paper") -> None:
 def train_command(cfg) -> int:
     from haco.train import run
 
+    disk.require_all(disk_needs(cfg))  # before the twins or the first epoch: exit 2
     metrics = run(cfg)
     print_tests(metrics, protocol_of(cfg))
     costs = {k.removeprefix("cost/"): round(v, 3) for k, v in metrics.items()

@@ -83,3 +83,23 @@ def test_predict_names_a_missing_image(trained, tmp_path):
     _, _, checkpoint = trained
     with pytest.raises(FileNotFoundError, match="image not found"):
         main(["predict", f"image={tmp_path / 'none.png'}", f"checkpoint={checkpoint}"])
+
+
+def test_train_stops_before_it_starts_when_its_disk_is_too_small(tmp_path, monkeypatch,
+                                                                  capsys):
+    """The twins it would make and its checkpoints, estimated before anything is written."""
+    from haco import disk
+    from haco.config import load_config
+    from haco.train.cli import disk_needs
+
+    monkeypatch.setattr(disk, "free_bytes", lambda path: 1000)
+    root, out = tmp_path / "data", tmp_path / "out"
+    args = ["profile=smoke", f"data.root={root}", "data.train=[MOW]", "data.val=[]",
+            "data.test=[MOW]", f"train.out_dir={out}", f"mlflow.tracking_uri=sqlite:///{tmp_path}/m.db"]
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("haco: not enough disk space: ") and "1.0 KB free" in err
+    assert "checkpoint" in err and "train.out_dir=..." in err and "data.root=..." in err
+    assert not root.exists() and not out.exists()
+    twins, checkpoint = disk_needs(load_config("train", args))
+    assert twins.bytes > 0 and checkpoint.bytes > 0  # a smoke model: some MB of AdamW state
